@@ -1,0 +1,47 @@
+# Two commands set everything up on a fresh machine: `make run-local` and `make test`.
+# Each creates .venv and installs only what is missing (a stamp file remembers the
+# installed pyproject.toml), so a second call starts in seconds.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+MODEL  ?= smollm2-135m-instruct
+
+# llama-cpp-python has no wheel on PyPI and builds from source. Its native build
+# enables Intel AMX on these Xeons and then segfaults on the first decode
+# (llama.cpp #20824): build an AMX-free set. pip caches the built wheel.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: install run-local test bench serve models clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --upgrade "pip>=24"
+	$(PY) -m pip install -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Idempotent: an already present file with the right sha256 is kept as it is.
+models: install
+	$(VENV)/bin/local-assistants models pull $(MODEL)
+
+run-local: install models
+	$(PY) -m local_assistants.demo
+
+test: install models
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: install models
+	$(PY) -m local_assistants.bench
+
+serve: install models
+	$(VENV)/bin/local-assistants serve
+
+clean:
+	rm -rf $(VENV) data sandbox/* models/*.gguf

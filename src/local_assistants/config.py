@@ -1,0 +1,78 @@
+"""Settings: the one place environment variables are read.
+
+Every field has an environment override ``LOCAL_ASSISTANTS_<FIELD>`` (upper case),
+e.g. ``LOCAL_ASSISTANTS_DATA_DIR=/srv/la``.  Code elsewhere takes a ``Settings``
+object and never reads the environment itself, so tests build one with ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_PREFIX = "LOCAL_ASSISTANTS_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    """SQLite database, uploaded files and model state live here."""
+    models_dir: Path = Path("models")
+    """Where ``models pull`` puts GGUF files and where catalog names are looked up."""
+    default_model: str = "smollm2-135m-instruct"
+    """Catalog name or .gguf path used for OpenAI model names such as ``gpt-4o``."""
+    n_ctx: int = 8192
+    n_threads: int = 0
+    """0 means: as many as the machine has cores."""
+    n_gpu_layers: int = 0
+    seed: int = 0
+    max_file_bytes: int = 512 * 1024 * 1024
+    api_key: str = ""
+    """When set, requests must carry ``Authorization: Bearer <api_key>``."""
+    poll_after_ms: int = 200
+    """Sent as ``openai-poll-after-ms`` so the SDK's polling helpers poll briskly."""
+    requires_action_expiry_s: int = 600
+    kv_cache_bytes: int = 1 << 30
+    """Memory bound of the per-thread model-state cache (KV prefix reuse)."""
+    default_max_completion_tokens: int = 512
+    """Room reserved for the answer when a run sets no max_completion_tokens."""
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "local_assistants.db"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values: dict = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("data_dir", "models_dir"):
+            if key in values:
+                values[key] = Path(values[key])
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(f: dataclasses.Field, raw: str):
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    if kind == "int":
+        return int(raw)
+    if kind == "Path":
+        return Path(raw)
+    return raw
+
+
+__all__ = ["Settings", "ENV_PREFIX"]

@@ -1,0 +1,282 @@
+"""Checks of request values against the limits OpenAI documents.
+
+Pure functions: each returns the normalised value or raises ``InvalidRequestError``
+naming the offending ``param``, before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import InvalidRequestError
+
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
+MAX_NAME = 256
+MAX_DESCRIPTION = 512
+MAX_INSTRUCTIONS = 256_000
+MAX_TOOLS = 128
+MAX_CODE_INTERPRETER_FILES = 20
+MAX_VECTOR_STORES = 1
+MAX_MESSAGE_CHARS = 256_000 * 4
+TOOL_TYPES = ("code_interpreter", "file_search", "function")
+_FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def metadata(value: Any, param: str = "metadata") -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidRequestError("Invalid type for 'metadata': expected an object.", param=param)
+    if len(value) > MAX_METADATA_PAIRS:
+        raise InvalidRequestError(
+            f"Invalid 'metadata': too many properties. Expected an object with at most "
+            f"{MAX_METADATA_PAIRS} properties, but got an object with {len(value)} properties instead.",
+            param=param,
+        )
+    for key, val in value.items():
+        if not isinstance(key, str) or len(key) > MAX_METADATA_KEY:
+            raise InvalidRequestError(
+                f"Invalid 'metadata': keys must be strings of at most {MAX_METADATA_KEY} characters.",
+                param=param,
+            )
+        if not isinstance(val, str):
+            raise InvalidRequestError(
+                f"Invalid type for '{param}.{key}': expected a string.", param=f"{param}.{key}"
+            )
+        if len(val) > MAX_METADATA_VALUE:
+            raise InvalidRequestError(
+                f"Invalid '{param}.{key}': string too long. Expected a string with maximum length "
+                f"{MAX_METADATA_VALUE}, but got a string with length {len(val)} instead.",
+                param=f"{param}.{key}",
+            )
+    return dict(value)
+
+
+def text(value: Any, param: str, max_len: int, *, required: bool = False) -> str | None:
+    if value is None:
+        if required:
+            raise InvalidRequestError(f"Missing required parameter: '{param}'.", param=param)
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"Invalid type for '{param}': expected a string.", param=param)
+    if len(value) > max_len:
+        raise InvalidRequestError(
+            f"Invalid '{param}': string too long. Expected a string with maximum length "
+            f"{max_len}, but got a string with length {len(value)} instead.",
+            param=param,
+        )
+    return value
+
+
+def number(value: Any, param: str, low: float, high: float) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequestError(f"Invalid type for '{param}': expected a number.", param=param)
+    if not low <= value <= high:
+        raise InvalidRequestError(
+            f"Invalid '{param}': {value} is out of range; expected a value from {low} to {high}.",
+            param=param,
+        )
+    return value
+
+
+def positive_int(value: Any, param: str, minimum: int = 1) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequestError(f"Invalid type for '{param}': expected an integer.", param=param)
+    if value < minimum:
+        raise InvalidRequestError(
+            f"Invalid '{param}': expected an integer of at least {minimum}, got {value}.", param=param
+        )
+    return value
+
+
+def tools(value: Any, param: str = "tools") -> list[dict]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequestError("Invalid type for 'tools': expected an array.", param=param)
+    if len(value) > MAX_TOOLS:
+        raise InvalidRequestError(
+            f"Invalid 'tools': array too long. Expected an array with maximum length {MAX_TOOLS}, "
+            f"but got an array with length {len(value)} instead.",
+            param=param,
+        )
+    out = []
+    names: set[str] = set()
+    for i, tool in enumerate(value):
+        p = f"{param}[{i}]"
+        if not isinstance(tool, dict) or tool.get("type") not in TOOL_TYPES:
+            raise InvalidRequestError(
+                f"Invalid value for '{p}.type': expected one of {', '.join(TOOL_TYPES)}.",
+                param=f"{p}.type",
+            )
+        if tool["type"] == "function":
+            fn = tool.get("function")
+            if not isinstance(fn, dict):
+                raise InvalidRequestError(f"Missing required parameter: '{p}.function'.", param=f"{p}.function")
+            name = fn.get("name")
+            if not isinstance(name, str) or not _FUNCTION_NAME.match(name):
+                raise InvalidRequestError(
+                    f"Invalid '{p}.function.name': expected a string of letters, digits, underscores "
+                    "and dashes, at most 64 characters.",
+                    param=f"{p}.function.name",
+                )
+            if name in names:
+                raise InvalidRequestError(
+                    f"Duplicate function name '{name}' in '{param}'.", param=f"{p}.function.name"
+                )
+            names.add(name)
+            params = fn.get("parameters")
+            if params is not None and not isinstance(params, dict):
+                raise InvalidRequestError(
+                    f"Invalid type for '{p}.function.parameters': expected an object.",
+                    param=f"{p}.function.parameters",
+                )
+            clean_fn = {"name": name, "description": fn.get("description"),
+                        "parameters": params if params is not None else {"type": "object", "properties": {}},
+                        "strict": bool(fn.get("strict") or False)}
+            out.append({"type": "function", "function": clean_fn})
+        elif tool["type"] == "file_search":
+            fs = tool.get("file_search")
+            entry: dict = {"type": "file_search"}
+            if isinstance(fs, dict):
+                max_n = positive_int(fs.get("max_num_results"), f"{p}.file_search.max_num_results")
+                if max_n is not None and max_n > 50:
+                    raise InvalidRequestError(
+                        f"Invalid '{p}.file_search.max_num_results': expected 1 to 50.",
+                        param=f"{p}.file_search.max_num_results",
+                    )
+                entry["file_search"] = {k: v for k, v in fs.items() if v is not None}
+            out.append(entry)
+        else:
+            out.append({"type": "code_interpreter"})
+    return out
+
+
+def tool_resources(value: Any, param: str = "tool_resources") -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidRequestError(f"Invalid type for '{param}': expected an object.", param=param)
+    out: dict = {}
+    ci = value.get("code_interpreter")
+    if ci is not None:
+        file_ids = ci.get("file_ids") or []
+        if not isinstance(file_ids, list) or not all(isinstance(x, str) for x in file_ids):
+            raise InvalidRequestError(
+                f"Invalid type for '{param}.code_interpreter.file_ids': expected an array of strings.",
+                param=f"{param}.code_interpreter.file_ids",
+            )
+        if len(file_ids) > MAX_CODE_INTERPRETER_FILES:
+            raise InvalidRequestError(
+                f"Invalid '{param}.code_interpreter.file_ids': at most {MAX_CODE_INTERPRETER_FILES} files.",
+                param=f"{param}.code_interpreter.file_ids",
+            )
+        out["code_interpreter"] = {"file_ids": list(file_ids)}
+    fs = value.get("file_search")
+    if fs is not None:
+        ids = fs.get("vector_store_ids") or []
+        if not isinstance(ids, list) or len(ids) > MAX_VECTOR_STORES:
+            raise InvalidRequestError(
+                f"Invalid '{param}.file_search.vector_store_ids': at most {MAX_VECTOR_STORES} vector store.",
+                param=f"{param}.file_search.vector_store_ids",
+            )
+        out["file_search"] = {"vector_store_ids": list(ids)}
+    return out
+
+
+def response_format(value: Any, param: str = "response_format") -> Any:
+    if value is None or value == "auto":
+        return value
+    if not isinstance(value, dict) or value.get("type") not in ("text", "json_object", "json_schema"):
+        raise InvalidRequestError(
+            f"Invalid '{param}': expected 'auto' or an object with type 'text', 'json_object' or 'json_schema'.",
+            param=param,
+        )
+    if value["type"] == "json_schema":
+        js = value.get("json_schema")
+        if not isinstance(js, dict) or not isinstance(js.get("name"), str):
+            raise InvalidRequestError(
+                f"Missing required parameter: '{param}.json_schema.name'.", param=f"{param}.json_schema"
+            )
+    return value
+
+
+def message_role(value: Any, param: str = "role") -> str:
+    if value not in ("user", "assistant"):
+        raise InvalidRequestError(
+            f"Invalid value for '{param}': expected one of 'user' or 'assistant'.", param=param
+        )
+    return value
+
+
+def message_content(value: Any, param: str = "content") -> list[dict]:
+    """Normalise request content (a string or a list of parts) to stored content parts."""
+    if isinstance(value, str):
+        text(value, param, MAX_MESSAGE_CHARS)
+        return [text_part(value)]
+    if not isinstance(value, list) or not value:
+        raise InvalidRequestError(
+            f"Invalid '{param}': expected a string or a non-empty array of content parts.", param=param
+        )
+    parts = []
+    for i, part in enumerate(value):
+        p = f"{param}[{i}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            parts.append(text_part(text(part.get("text"), f"{p}.text", MAX_MESSAGE_CHARS, required=True)))
+        elif kind == "image_file":
+            img = part.get("image_file")
+            if not isinstance(img, dict) or not isinstance(img.get("file_id"), str):
+                raise InvalidRequestError(f"Missing required parameter: '{p}.image_file.file_id'.",
+                                          param=f"{p}.image_file.file_id")
+            parts.append({"type": "image_file", "image_file": _drop_none(
+                {"file_id": img["file_id"], "detail": img.get("detail")})})
+        elif kind == "image_url":
+            img = part.get("image_url")
+            if not isinstance(img, dict) or not isinstance(img.get("url"), str):
+                raise InvalidRequestError(f"Missing required parameter: '{p}.image_url.url'.",
+                                          param=f"{p}.image_url.url")
+            parts.append({"type": "image_url", "image_url": _drop_none(
+                {"url": img["url"], "detail": img.get("detail")})})
+        else:
+            raise InvalidRequestError(
+                f"Invalid value for '{p}.type': expected one of 'text', 'image_file' or 'image_url'.",
+                param=f"{p}.type",
+            )
+    return parts
+
+
+def attachments(value: Any, param: str = "attachments") -> list[dict] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise InvalidRequestError(f"Invalid type for '{param}': expected an array.", param=param)
+    out = []
+    for i, att in enumerate(value):
+        p = f"{param}[{i}]"
+        if not isinstance(att, dict) or not isinstance(att.get("file_id"), str):
+            raise InvalidRequestError(f"Missing required parameter: '{p}.file_id'.", param=f"{p}.file_id")
+        tools_ = att.get("tools") or []
+        for j, t in enumerate(tools_):
+            if not isinstance(t, dict) or t.get("type") not in ("code_interpreter", "file_search"):
+                raise InvalidRequestError(
+                    f"Invalid value for '{p}.tools[{j}].type': expected 'code_interpreter' or 'file_search'.",
+                    param=f"{p}.tools[{j}].type",
+                )
+        out.append({"file_id": att["file_id"], "tools": [{"type": t["type"]} for t in tools_]})
+    return out
+
+
+def text_part(value: str) -> dict:
+    return {"type": "text", "text": {"value": value, "annotations": []}}
+
+
+def _drop_none(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None}

@@ -1,0 +1,1 @@
+"""Services: the Assistants API operations, over the Store port, free of HTTP."""

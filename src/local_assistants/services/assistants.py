@@ -1,0 +1,60 @@
+"""Assistants: create, list, retrieve, modify, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core import validation as v
+from ..ids import new_id
+from .base import ResourceService, deleted
+
+# Fields a request may set, with their checks; shared by create and modify.
+_CHECKS = {
+    "name": lambda x: v.text(x, "name", v.MAX_NAME),
+    "description": lambda x: v.text(x, "description", v.MAX_DESCRIPTION),
+    "instructions": lambda x: v.text(x, "instructions", v.MAX_INSTRUCTIONS),
+    "tools": v.tools,
+    "tool_resources": v.tool_resources,
+    "metadata": v.metadata,
+    "temperature": lambda x: v.number(x, "temperature", 0, 2),
+    "top_p": lambda x: v.number(x, "top_p", 0, 1),
+    "response_format": v.response_format,
+}
+
+
+class AssistantsService(ResourceService):
+    table = "assistants"
+    noun = "assistant"
+
+    def create(self, *, model: Any, **fields: Any) -> dict:
+        model = v.text(model, "model", 256, required=True)
+        checked = {k: check(fields.get(k)) for k, check in _CHECKS.items()}
+        assistant = {
+            "id": new_id("assistant"),
+            "object": "assistant",
+            "created_at": self.now(),
+            "model": model,
+            **{k: checked[k] for k in ("name", "description", "instructions")},
+            "tools": checked["tools"],
+            "tool_resources": checked["tool_resources"] or {},
+            "metadata": checked["metadata"] or {},
+            "temperature": checked["temperature"] if checked["temperature"] is not None else 1.0,
+            "top_p": checked["top_p"] if checked["top_p"] is not None else 1.0,
+            "response_format": checked["response_format"] or "auto",
+        }
+        return self.store.insert(self.table, assistant)
+
+    def modify(self, assistant_id: str, **fields: Any) -> dict:
+        with self.store.transaction():
+            assistant = self.get(assistant_id)
+            if fields.get("model") is not None:
+                assistant["model"] = v.text(fields["model"], "model", 256)
+            for key, check in _CHECKS.items():
+                if key in fields and fields[key] is not None:
+                    assistant[key] = check(fields[key])
+            return self.store.update(self.table, assistant)
+
+    def delete(self, assistant_id: str) -> dict:
+        self.get(assistant_id)
+        self.store.delete(self.table, assistant_id)
+        return deleted(assistant_id, "assistant.deleted")

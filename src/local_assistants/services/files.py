@@ -1,0 +1,109 @@
+"""Files: upload, list, retrieve, delete, content.
+
+Bytes live under the data directory: written to a temporary file, fsynced,
+renamed into place, and only then is the row inserted, so a crash leaves at
+worst an orphan blob, which ``remove_orphans`` clears at start.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..errors import InvalidRequestError, PayloadTooLargeError
+from ..ids import new_id
+from .base import ResourceService, deleted
+
+UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+MAX_FILES_LIST_LIMIT = 10_000
+_CHUNK = 1 << 20
+
+
+class FilesService(ResourceService):
+    table = "files"
+    noun = "file"
+
+    def __init__(self, store, files_dir: Path, max_bytes: int, clock=None):
+        super().__init__(store, *(c for c in [clock] if c))
+        self.files_dir = Path(files_dir)
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+
+    def path(self, file_id: str) -> Path:
+        return self.files_dir / file_id
+
+    def create(self, *, file: BinaryIO, filename: str, purpose: Any,
+               expires_after: dict | None = None) -> dict:
+        if purpose not in UPLOAD_PURPOSES:
+            raise InvalidRequestError(
+                f"Invalid value for 'purpose': expected one of {', '.join(UPLOAD_PURPOSES)}.", param="purpose"
+            )
+        if not filename:
+            raise InvalidRequestError("Missing required parameter: 'file'.", param="file")
+        return self.store_bytes(file, filename=os.path.basename(filename), purpose=purpose,
+                                expires_after=expires_after)
+
+    def store_bytes(self, source: BinaryIO, *, filename: str, purpose: str,
+                    expires_after: dict | None = None) -> dict:
+        file_id = new_id("file")
+        final = self.path(file_id)
+        tmp = final.with_name(f".{file_id}.tmp")
+        size = 0
+        try:
+            with open(tmp, "wb") as out:
+                while chunk := source.read(_CHUNK):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise PayloadTooLargeError(
+                            f"File is too large: the limit is {self.max_bytes} bytes.", param="file"
+                        )
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        created = self.now()
+        expires_at = None
+        if expires_after:
+            expires_at = created + int(expires_after.get("seconds") or 0)
+        obj = {
+            "id": file_id,
+            "object": "file",
+            "bytes": size,
+            "created_at": created,
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+            "status_details": None,
+            "expires_at": expires_at,
+        }
+        try:
+            return self.store.insert(self.table, obj, purpose=purpose)
+        except BaseException:
+            final.unlink(missing_ok=True)
+            raise
+
+    def list(self, *, purpose: str | None = None, **page: Any):
+        page.setdefault("limit", MAX_FILES_LIST_LIMIT)
+        return self.list_page(purpose=purpose, max_limit=MAX_FILES_LIST_LIMIT, **page)
+
+    def content(self, file_id: str) -> tuple[dict, Path]:
+        obj = self.get(file_id)
+        return obj, self.path(file_id)
+
+    def delete(self, file_id: str) -> dict:
+        self.get(file_id)
+        self.store.delete(self.table, file_id)
+        self.path(file_id).unlink(missing_ok=True)
+        return deleted(file_id, "file")
+
+    def remove_orphans(self) -> int:
+        """Delete blobs with no row (and unfinished temporaries); return how many."""
+        removed = 0
+        for entry in self.files_dir.iterdir():
+            if entry.name.startswith(".") or self.store.get(self.table, entry.name) is None:
+                entry.unlink(missing_ok=True)
+                removed += 1
+        return removed

@@ -1,0 +1,92 @@
+"""Messages of a thread: create, list (with a run_id filter), retrieve, modify, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core import run_state
+from ..core import validation as v
+from ..errors import InvalidRequestError, InvalidStateError, NotFoundError
+from ..ids import new_id
+from .base import ResourceService, deleted
+
+
+class MessagesService(ResourceService):
+    table = "messages"
+    noun = "message"
+
+    def thread(self, thread_id: str) -> dict:
+        thread = self.store.get("threads", thread_id)
+        if thread is None:
+            raise NotFoundError(f"No thread found with id '{thread_id}'.")
+        return thread
+
+    def prepare(self, thread_id: str, body: Any, *, param: str = "", run_id: str | None = None,
+                assistant_id: str | None = None) -> dict:
+        """Check a message request and build the object, writing nothing."""
+        prefix = f"{param}." if param else ""
+        if not isinstance(body, dict):
+            raise InvalidRequestError(f"Invalid type for '{param or 'message'}': expected an object.",
+                                      param=param or None)
+        if "content" not in body or body["content"] is None:
+            raise InvalidRequestError(f"Missing required parameter: '{prefix}content'.", param=f"{prefix}content")
+        if "role" not in body:
+            raise InvalidRequestError(f"Missing required parameter: '{prefix}role'.", param=f"{prefix}role")
+        return {
+            "id": new_id("message"),
+            "object": "thread.message",
+            "created_at": self.now(),
+            "thread_id": thread_id,
+            "status": "completed",
+            "incomplete_details": None,
+            "completed_at": None,
+            "incomplete_at": None,
+            "role": v.message_role(body.get("role"), f"{prefix}role"),
+            "content": v.message_content(body.get("content"), f"{prefix}content"),
+            "assistant_id": assistant_id,
+            "run_id": run_id,
+            "attachments": v.attachments(body.get("attachments"), f"{prefix}attachments") or [],
+            "metadata": v.metadata(body.get("metadata"), f"{prefix}metadata") or {},
+        }
+
+    def insert(self, message: dict) -> dict:
+        return self.store.insert(self.table, message, thread_id=message["thread_id"], run_id=message["run_id"])
+
+    def save(self, message: dict) -> dict:
+        return self.store.update(self.table, message, thread_id=message["thread_id"], run_id=message["run_id"])
+
+    def create(self, thread_id: str, **body: Any) -> dict:
+        with self.store.transaction():
+            self.thread(thread_id)
+            self.refuse_if_run_active(thread_id)
+            return self.insert(self.prepare(thread_id, body))
+
+    def refuse_if_run_active(self, thread_id: str) -> None:
+        active = self.store.find("runs", thread_id=thread_id, status=sorted(run_state.ACTIVE))
+        if active:
+            run = active[-1]
+            # 400, not 409: the SDK retries 409 and would repeat the request.
+            raise InvalidStateError(
+                f"Thread {thread_id} already has an active run {run['id']}.", param="thread_id"
+            )
+
+    def retrieve(self, thread_id: str, message_id: str) -> dict:
+        self.thread(thread_id)
+        return self.get(message_id, thread_id=thread_id)
+
+    def list(self, thread_id: str, *, run_id: str | None = None, **page: Any):
+        self.thread(thread_id)
+        return self.list_page(thread_id=thread_id, run_id=run_id, **page)
+
+    def modify(self, thread_id: str, message_id: str, *, metadata: Any = None) -> dict:
+        with self.store.transaction():
+            message = self.retrieve(thread_id, message_id)
+            if metadata is not None:
+                message["metadata"] = v.metadata(metadata)
+            return self.save(message)
+
+    def delete(self, thread_id: str, message_id: str) -> dict:
+        with self.store.transaction():
+            self.retrieve(thread_id, message_id)
+            self.store.delete(self.table, message_id)
+        return deleted(message_id, "thread.message.deleted")

@@ -1,0 +1,56 @@
+"""Threads: create (with initial messages), retrieve, modify, delete (with what they hold)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core import validation as v
+from ..errors import InvalidRequestError
+from ..ids import new_id
+from .base import ResourceService, deleted
+from .messages import MessagesService
+
+
+class ThreadsService(ResourceService):
+    table = "threads"
+    noun = "thread"
+
+    def __init__(self, store, messages: MessagesService, clock=None):
+        super().__init__(store, clock or messages.clock)
+        self.messages = messages
+
+    def create(self, *, messages: Any = None, metadata: Any = None, tool_resources: Any = None) -> dict:
+        if messages is not None and not isinstance(messages, list):
+            raise InvalidRequestError("Invalid type for 'messages': expected an array.", param="messages")
+        thread = {
+            "id": new_id("thread"),
+            "object": "thread",
+            "created_at": self.now(),
+            "metadata": v.metadata(metadata) or {},
+            "tool_resources": v.tool_resources(tool_resources) or {},
+        }
+        # Check every message before writing anything: bad input leaves no partial thread.
+        prepared = [self.messages.prepare(thread["id"], m, param=f"messages[{i}]")
+                    for i, m in enumerate(messages or [])]
+        with self.store.transaction():
+            self.store.insert(self.table, thread)
+            for message in prepared:
+                self.messages.insert(message)
+        return thread
+
+    def modify(self, thread_id: str, *, metadata: Any = None, tool_resources: Any = None) -> dict:
+        with self.store.transaction():
+            thread = self.get(thread_id)
+            if metadata is not None:
+                thread["metadata"] = v.metadata(metadata)
+            if tool_resources is not None:
+                thread["tool_resources"] = v.tool_resources(tool_resources)
+            return self.store.update(self.table, thread)
+
+    def delete(self, thread_id: str) -> dict:
+        with self.store.transaction():
+            self.get(thread_id)
+            for table in ("messages", "run_steps", "runs"):
+                self.store.delete_where(table, thread_id=thread_id)
+            self.store.delete(self.table, thread_id)
+        return deleted(thread_id, "thread.deleted")

@@ -1,0 +1,36 @@
+"""Shared fixtures: a real server (embedded, loopback) on a temporary data folder,
+and the official openai client talking to it with strict response validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openai
+import pytest
+
+from local_assistants import LocalAssistants, Settings
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS_DIR = REPO / "models"
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    return Settings(data_dir=tmp_path / "data", models_dir=MODELS_DIR, **overrides)
+
+
+def sdk_client(base_url: str, **kwargs) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url, api_key="test-key", max_retries=0,
+                         _strict_response_validation=True, **kwargs)
+
+
+@pytest.fixture
+def server(tmp_path):
+    with LocalAssistants(make_settings(tmp_path)) as la:
+        yield la
+
+
+@pytest.fixture
+def client(server):
+    c = sdk_client(server.base_url)
+    yield c
+    c.close()
