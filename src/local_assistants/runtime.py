@@ -6,19 +6,51 @@ from __future__ import annotations
 import logging
 
 from .adapters.sqlite_store import SQLiteStore
-from .catalog import CATALOG, ModelResolver
+from .catalog import CATALOG, ModelResolver, ResolvedModel
 from .config import Settings
 from .ids import Clock, system_clock
 from .services.assistants import AssistantsService
+from .services.events import EventBus
+from .services.executor import RunExecutor
 from .services.files import FilesService
 from .services.messages import MessagesService
+from .services.models import ModelPool
+from .services.runs import RunsService
 from .services.threads import ThreadsService
+from .services.worker import RunWorker
 
 log = logging.getLogger(__name__)
 
 
+def llama_factory(settings: Settings):
+    """How a resolved model becomes a loaded ChatModel: llama-cpp-python with the settings."""
+
+    def build(resolved: ResolvedModel):
+        from .adapters.llama import LlamaChatModel
+
+        return LlamaChatModel(
+            resolved.path,
+            name=resolved.entry.name if resolved.entry else resolved.path.name,
+            chat_format=resolved.entry.chat_format if resolved.entry else None,
+            n_ctx=settings.n_ctx,
+            n_threads=settings.n_threads,
+            n_gpu_layers=settings.n_gpu_layers,
+            seed=settings.seed,
+            kv_cache_bytes=settings.kv_cache_bytes,
+        )
+
+    return build
+
+
 class Runtime:
-    def __init__(self, settings: Settings | None = None, *, clock: Clock = system_clock):
+    """Every service of one server, over one data folder.
+
+    ``model_factory`` turns a resolved model into a ChatModel (default: llama.cpp);
+    ``start_worker=False`` leaves runs queued (for tests of the API alone).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, clock: Clock = system_clock,
+                 model_factory=None, start_worker: bool = True):
         self.settings = settings or Settings.from_env()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteStore(self.settings.database_path)
@@ -30,6 +62,19 @@ class Runtime:
         removed = self.files.remove_orphans()
         if removed:
             log.info("removed %d orphaned file blobs", removed)
+        self.model_pool = ModelPool(self.models, model_factory or llama_factory(self.settings))
+        self.events = EventBus()
+        self.runs = RunsService(self.store, self.messages, self.threads,
+                                requires_action_expiry_s=self.settings.requires_action_expiry_s, clock=clock)
+        self.executor = RunExecutor(self.runs, self.model_pool,
+                                    default_max_completion_tokens=self.settings.default_max_completion_tokens,
+                                    publish=self.events.publish)
+        self.worker = RunWorker(self.executor)
+        self.runs.enqueue = self.worker.enqueue
+        self.runs.request_cancel = self.executor.request_cancel
+        self.runs.publish = self.events.publish
+        if start_worker:
+            self.worker.start()
 
     def model_objects(self) -> list[dict]:
         """The catalog (present or not) and any other local .gguf, as OpenAI model objects."""
@@ -47,6 +92,8 @@ class Runtime:
         return out
 
     def close(self) -> None:
+        self.worker.stop()
+        self.model_pool.close()
         self.store.close()
 
     def __enter__(self) -> "Runtime":

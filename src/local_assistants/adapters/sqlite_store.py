@@ -44,8 +44,16 @@ def _create_object_tables(db: sqlite_utils.Database) -> None:
             db.execute(f"CREATE INDEX IF NOT EXISTS [idx_{name}_{col}] ON [{name}] ([{col}], seq)")
 
 
+def _create_token_counts(db: sqlite_utils.Database) -> None:
+    # Per-tokenizer token counts of messages, counted once so windows never re-tokenize history.
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS token_counts (message_id TEXT NOT NULL, tokenizer TEXT NOT NULL, "
+        "tokens INTEGER NOT NULL, PRIMARY KEY (message_id, tokenizer)) WITHOUT ROWID"
+    )
+
+
 # Applied in order, each once, recorded in the _migrations table by name.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_object_tables]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_object_tables, _create_token_counts]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
@@ -153,11 +161,11 @@ class SQLiteStore:
         descending = query.order == "desc"
         forward = True
         if query.after is not None:
-            seq = self._seq(table, query.after, "after")
+            seq = self._seq(table, query.after, "after", query.where)
             conds.append("seq < ?" if descending else "seq > ?")
             params.append(seq)
         if query.before is not None:
-            seq = self._seq(table, query.before, "before")
+            seq = self._seq(table, query.before, "before", query.where)
             conds.append("seq > ?" if descending else "seq < ?")
             params.append(seq)
             if query.after is None:
@@ -172,9 +180,29 @@ class SQLiteStore:
             data.reverse()
         return Page(data=data, has_more=len(rows) > query.limit)
 
+    # -- token counts -------------------------------------------------------
+    def token_counts(self, message_ids: list[str], tokenizer: str) -> dict[str, int]:
+        if not message_ids:
+            return {}
+        rows = self._execute(
+            f"SELECT message_id, tokens FROM token_counts WHERE tokenizer = ? AND message_id IN "
+            f"({', '.join('?' * len(message_ids))})",
+            [tokenizer, *message_ids],
+        ).fetchall()
+        return dict(rows)
+
+    def save_token_counts(self, counts: dict[str, int], tokenizer: str) -> None:
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO token_counts (message_id, tokenizer, tokens) VALUES (?, ?, ?)",
+                [(mid, tokenizer, n) for mid, n in counts.items()],
+            )
+
     # -- helpers ------------------------------------------------------------
-    def _seq(self, table: str, obj_id: str, param: str) -> int:
-        row = self._execute(f"SELECT seq FROM [{table}] WHERE id = ?", [obj_id]).fetchone()
+    def _seq(self, table: str, obj_id: str, param: str, where: dict[str, Any]) -> int:
+        # The cursor must belong to the list being paged (e.g. a message of the same thread).
+        clause, params = self._where(table, {**where, "id": obj_id})
+        row = self._execute(f"SELECT seq FROM [{table}] {clause}", params).fetchone()
         if row is None:
             raise InvalidRequestError(f"Invalid '{param}': no object with id '{obj_id}' in this list.", param=param)
         return row[0]

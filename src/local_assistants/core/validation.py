@@ -22,6 +22,7 @@ MAX_CODE_INTERPRETER_FILES = 20
 MAX_VECTOR_STORES = 1
 MAX_MESSAGE_CHARS = 256_000 * 4
 TOOL_TYPES = ("code_interpreter", "file_search", "function")
+IMAGE_DETAILS = ("auto", "low", "high")
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -167,6 +168,9 @@ def tool_resources(value: Any, param: str = "tool_resources") -> dict | None:
     out: dict = {}
     ci = value.get("code_interpreter")
     if ci is not None:
+        if not isinstance(ci, dict):
+            raise InvalidRequestError(f"Invalid type for '{param}.code_interpreter': expected an object.",
+                                      param=f"{param}.code_interpreter")
         file_ids = ci.get("file_ids") or []
         if not isinstance(file_ids, list) or not all(isinstance(x, str) for x in file_ids):
             raise InvalidRequestError(
@@ -181,8 +185,16 @@ def tool_resources(value: Any, param: str = "tool_resources") -> dict | None:
         out["code_interpreter"] = {"file_ids": list(file_ids)}
     fs = value.get("file_search")
     if fs is not None:
+        if not isinstance(fs, dict):
+            raise InvalidRequestError(f"Invalid type for '{param}.file_search': expected an object.",
+                                      param=f"{param}.file_search")
         ids = fs.get("vector_store_ids") or []
-        if not isinstance(ids, list) or len(ids) > MAX_VECTOR_STORES:
+        if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+            raise InvalidRequestError(
+                f"Invalid type for '{param}.file_search.vector_store_ids': expected an array of strings.",
+                param=f"{param}.file_search.vector_store_ids",
+            )
+        if len(ids) > MAX_VECTOR_STORES:
             raise InvalidRequestError(
                 f"Invalid '{param}.file_search.vector_store_ids': at most {MAX_VECTOR_STORES} vector store.",
                 param=f"{param}.file_search.vector_store_ids",
@@ -236,15 +248,17 @@ def message_content(value: Any, param: str = "content") -> list[dict]:
             if not isinstance(img, dict) or not isinstance(img.get("file_id"), str):
                 raise InvalidRequestError(f"Missing required parameter: '{p}.image_file.file_id'.",
                                           param=f"{p}.image_file.file_id")
+            detail = _image_detail(img.get("detail"), f"{p}.image_file.detail")
             parts.append({"type": "image_file", "image_file": _drop_none(
-                {"file_id": img["file_id"], "detail": img.get("detail")})})
+                {"file_id": img["file_id"], "detail": detail})})
         elif kind == "image_url":
             img = part.get("image_url")
             if not isinstance(img, dict) or not isinstance(img.get("url"), str):
                 raise InvalidRequestError(f"Missing required parameter: '{p}.image_url.url'.",
                                           param=f"{p}.image_url.url")
+            detail = _image_detail(img.get("detail"), f"{p}.image_url.detail")
             parts.append({"type": "image_url", "image_url": _drop_none(
-                {"url": img["url"], "detail": img.get("detail")})})
+                {"url": img["url"], "detail": detail})})
         else:
             raise InvalidRequestError(
                 f"Invalid value for '{p}.type': expected one of 'text', 'image_file' or 'image_url'.",
@@ -276,6 +290,14 @@ def attachments(value: Any, param: str = "attachments") -> list[dict] | None:
 
 def text_part(value: str) -> dict:
     return {"type": "text", "text": {"value": value, "annotations": []}}
+
+
+def _image_detail(value: Any, param: str) -> str | None:
+    if value is not None and value not in IMAGE_DETAILS:
+        raise InvalidRequestError(
+            f"Invalid value for '{param}': expected one of {', '.join(IMAGE_DETAILS)}.", param=param
+        )
+    return value
 
 
 def _drop_none(d: dict) -> dict:

@@ -1,0 +1,298 @@
+"""The ChatModel port over llama-cpp-python.
+
+One ``Llama`` per GGUF file, loaded lazily and kept warm; generation is
+serialised by a lock (one context, one decode at a time).
+
+KV prefix reuse: llama-cpp-python already reuses the common prefix of the
+previous prompt that is still in the context.  So that reuse also holds when
+threads interleave, the model state after each generation is kept in a small
+LRU (bounded in bytes) keyed by its token sequence; before a generation the
+longest matching saved prefix is restored when it beats what the context holds.
+Only the KV state is kept (not llama-cpp-python's logits copy, which is 100 MB
+at the default batch size): the next decode re-evaluates one token instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from ..core.prompt import GEMMA, ChatTemplate
+from ..errors import ModelError
+from ..ports import Completion
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Saved:
+    tokens: tuple[int, ...]
+    state: bytes
+
+
+class StateCache:
+    """LRU of model states keyed by token sequences, bounded in bytes."""
+
+    def __init__(self, capacity_bytes: int):
+        self.capacity = capacity_bytes
+        self.entries: OrderedDict[tuple[int, ...], _Saved] = OrderedDict()
+        self.size = 0
+
+    def longest_prefix(self, tokens: Sequence[int]) -> tuple[_Saved | None, int]:
+        best, best_len = None, 0
+        for saved in self.entries.values():
+            n = _common_prefix(saved.tokens, tokens)
+            if n > best_len:
+                best, best_len = saved, n
+        if best is not None:
+            self.entries.move_to_end(best.tokens)
+        return best, best_len
+
+    def put(self, saved: _Saved) -> None:
+        old = self.entries.pop(saved.tokens, None)
+        if old is not None:
+            self.size -= len(old.state)
+        # A state whose tokens extend an older entry's supersedes it.
+        for key in [k for k in self.entries if len(k) < len(saved.tokens) and saved.tokens[: len(k)] == k]:
+            self.size -= len(self.entries.pop(key).state)
+        self.entries[saved.tokens] = saved
+        self.size += len(saved.state)
+        while self.size > self.capacity and len(self.entries) > 1:
+            _, evicted = self.entries.popitem(last=False)
+            self.size -= len(evicted.state)
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class Generation:
+    """Iterates text pieces as they are decoded; ``completion`` is set when done."""
+
+    def __init__(self, pieces: Iterator[str]):
+        self._pieces = pieces
+        self.completion: Completion | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return self._pieces
+
+
+class LlamaChatModel:
+    """A GGUF model behind the ChatModel port."""
+
+    def __init__(self, path: Path, *, name: str, chat_format: str | None = None, n_ctx: int = 8192,
+                 n_threads: int = 0, n_gpu_layers: int = 0, seed: int = 0,
+                 kv_cache_bytes: int = 1 << 30):
+        self.path = Path(path)
+        self.name = name
+        self.chat_format = chat_format
+        self.requested_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_gpu_layers = n_gpu_layers
+        self.seed = seed
+        self.states = StateCache(kv_cache_bytes)
+        self.lock = threading.RLock()
+        self._llm = None
+        self.template: ChatTemplate | None = None
+        self.stats = {"prefix_reused_tokens": 0, "prompt_tokens": 0, "restored_states": 0}
+
+    # -- loading ------------------------------------------------------------
+    @property
+    def llm(self):
+        if self._llm is None:
+            self.load()
+        return self._llm
+
+    def load(self) -> None:
+        with self.lock:
+            if self._llm is not None:
+                return
+            if not self.path.is_file():
+                raise ModelError(
+                    f"Model file {self.path} is not there. Fetch it with "
+                    f"`local-assistants models pull` or point at an existing .gguf file.",
+                    code="model_not_found",
+                )
+            from llama_cpp import Llama
+
+            try:
+                self._llm = Llama(
+                    model_path=str(self.path),
+                    n_ctx=self.requested_ctx,
+                    n_threads=self.n_threads,
+                    n_gpu_layers=self.n_gpu_layers,
+                    seed=self.seed,
+                    verbose=False,
+                )
+            except Exception as err:  # llama.cpp reports a bad file as ValueError/RuntimeError
+                raise ModelError(f"Could not load model {self.path.name}: {err}") from err
+            meta = self._llm.metadata
+            vocab = self._llm
+            bos = vocab.detokenize([vocab.token_bos()], special=True).decode("utf-8", "ignore") \
+                if vocab.token_bos() >= 0 else ""
+            eos = vocab.detokenize([vocab.token_eos()], special=True).decode("utf-8", "ignore") \
+                if vocab.token_eos() >= 0 else ""
+            source = meta.get("tokenizer.chat_template")
+            builtin = self.chat_format if self.chat_format else (None if source else GEMMA if
+                                                                 "gemma" in meta.get("general.architecture", "")
+                                                                 else "chatml")
+            self.template = ChatTemplate(source=None if builtin else source, builtin=builtin,
+                                         bos_token=bos, eos_token=eos)
+            self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "true") != "false"
+            self._bos_text = bos
+            log.info("loaded %s (n_ctx=%d, threads=%d, gpu_layers=%d)", self.path.name,
+                     self._llm.n_ctx(), self.n_threads, self.n_gpu_layers)
+
+    @property
+    def n_ctx(self) -> int:
+        return self.llm.n_ctx()
+
+    # -- tokens -------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def tokenize_prompt(self, prompt: str) -> list[int]:
+        add_bos = self._add_bos and not (self._bos_text and prompt.startswith(self._bos_text))
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def format(self, messages: Sequence[dict]) -> str:
+        self.llm  # the template is known once loaded
+        return self.template.render(messages, add_generation_prompt=True)
+
+    # -- generation ---------------------------------------------------------
+    def generate(self, prompt_tokens: list[int], *, max_tokens: int, temperature: float = 0.2,
+                 top_p: float = 1.0, grammar: str | None = None, stop: Sequence[str] = (),
+                 should_stop: Callable[[], bool] | None = None) -> Generation:
+        """Decode up to ``max_tokens`` after ``prompt_tokens``, streaming text pieces."""
+        gen = Generation(iter(()))
+        gen._pieces = self._decode(gen, list(prompt_tokens), max_tokens, temperature, top_p, grammar,
+                                   list(stop) or self.template.stop, should_stop)
+        return gen
+
+    def _decode(self, gen: Generation, prompt: list[int], max_tokens: int, temperature: float,
+                top_p: float, grammar_text: str | None, stop: list[str],
+                should_stop: Callable[[], bool] | None) -> Iterator[str]:
+        with self.lock:
+            llm = self.llm
+            if len(prompt) + 1 > llm.n_ctx():
+                raise ModelError(f"The prompt has {len(prompt)} tokens; the context holds {llm.n_ctx()}.")
+            max_tokens = max(0, min(max_tokens, llm.n_ctx() - len(prompt)))
+            self._restore_best_state(prompt)
+            reused = _common_prefix(llm._input_ids[: llm.n_tokens].tolist(), prompt)
+            self.stats["prefix_reused_tokens"] += reused
+            self.stats["prompt_tokens"] += len(prompt)
+            grammar = None
+            if grammar_text:
+                from llama_cpp import LlamaGrammar
+
+                grammar = LlamaGrammar.from_string(grammar_text, verbose=False)
+            llm.set_seed(self.seed)
+
+            import llama_cpp as lc
+
+            vocab = llm._model.vocab
+            out_tokens: list[int] = []
+            pending = b""  # bytes of an incomplete UTF-8 sequence
+            held = ""  # text held back because it might begin a stop string
+            text = ""
+            finish = "length"
+            if max_tokens == 0:
+                gen.completion = Completion("", len(prompt), 0, "length")
+                return
+            for token in llm.generate(prompt, temp=temperature, top_p=top_p, grammar=grammar,
+                                      repeat_penalty=1.0):
+                if lc.llama_vocab_is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                out_tokens.append(token)
+                pending += llm.detokenize([token], prev_tokens=prompt + out_tokens[:-1])
+                try:
+                    piece = pending.decode("utf-8")
+                    pending = b""
+                except UnicodeDecodeError:
+                    piece = ""
+                    if len(pending) > 8:  # not a split character: give up on it
+                        piece, pending = pending.decode("utf-8", "replace"), b""
+                held += piece
+                cut = _find_stop(held, stop)
+                if cut is not None:
+                    held = held[:cut]
+                    finish = "stop"
+                    break
+                safe = len(held) - _stop_prefix_len(held, stop)
+                if safe > 0:
+                    text += held[:safe]
+                    yield held[:safe]
+                    held = held[safe:]
+                if len(out_tokens) >= max_tokens:
+                    break
+                if should_stop is not None and should_stop():
+                    finish = "cancelled"
+                    break
+            if held:
+                text += held
+                yield held
+            self._save_state()
+            gen.completion = Completion(text, len(prompt), len(out_tokens), finish)
+
+    def _restore_best_state(self, prompt: list[int]) -> None:
+        llm = self._llm
+        in_context = _common_prefix(llm._input_ids[: llm.n_tokens].tolist(), prompt)
+        saved, n = self.states.longest_prefix(prompt)
+        if saved is None or n <= in_context:
+            return
+        buf = (ctypes.c_uint8 * len(saved.state)).from_buffer_copy(saved.state)
+        import llama_cpp as lc
+
+        if lc.llama_state_set_data(llm._ctx.ctx, buf, len(saved.state)) != len(saved.state):
+            log.warning("could not restore a saved model state; evaluating the prompt in full")
+            llm.reset()
+            return
+        llm.input_ids[: len(saved.tokens)] = saved.tokens
+        llm.n_tokens = len(saved.tokens)
+        llm._requires_eval = True
+        self.stats["restored_states"] += 1
+
+    def _save_state(self) -> None:
+        llm = self._llm
+        import llama_cpp as lc
+
+        # Keyed by what the context really holds (the last sampled token is not evaluated).
+        tokens = tuple(llm._input_ids[: llm.n_tokens].tolist())
+        size = lc.llama_state_get_size(llm._ctx.ctx)
+        buf = (ctypes.c_uint8 * size)()
+        written = lc.llama_state_get_data(llm._ctx.ctx, buf, size)
+        self.states.put(_Saved(tokens, bytes(memoryview(buf)[:written])))
+
+    def close(self) -> None:
+        with self.lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+
+
+def _find_stop(text: str, stops: Sequence[str]) -> int | None:
+    hits = [text.find(s) for s in stops if s and s in text]
+    return min(hits) if hits else None
+
+
+def _stop_prefix_len(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest end of ``text`` that begins some stop string."""
+    best = 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), 0, -1):
+            if text.endswith(s[:k]):
+                best = max(best, k)
+                break
+    return best

@@ -1,0 +1,115 @@
+"""Prompt formatting as a pure function: chat messages in, prompt text and stop strings out.
+
+A model's chat template comes from its GGUF metadata (a Jinja template, rendered
+here in a sandbox) or, for models that have none, from a built-in turn format.
+Tested without a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+# Built-in turn formats for models whose GGUF carries no chat template.
+GEMMA = "gemma"
+CHATML = "chatml"
+
+_KNOWN_STOPS = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>", "</s>", "<|endoftext|>")
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """How one model wants a conversation laid out."""
+
+    source: str | None = None
+    """A Jinja chat template (from the GGUF metadata), or None for a built-in format."""
+    builtin: str | None = None
+    bos_token: str = ""
+    eos_token: str = ""
+
+    def render(self, messages: Sequence[dict], add_generation_prompt: bool = True) -> str:
+        if self.builtin == GEMMA:
+            return _render_gemma(messages, add_generation_prompt)
+        if self.builtin == CHATML or not self.source:
+            return _render_chatml(messages, add_generation_prompt)
+        return _compiled(self.source).render(
+            messages=list(messages),
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
+            raise_exception=_raise,
+            strftime_now=lambda fmt: datetime.now().strftime(fmt),
+        )
+
+    @property
+    def stop(self) -> list[str]:
+        if self.builtin == GEMMA:
+            return ["<end_of_turn>"]
+        if self.builtin == CHATML or not self.source:
+            return ["<|im_end|>"]
+        stops = [s for s in _KNOWN_STOPS if s in self.source]
+        if self.eos_token and self.eos_token not in stops:
+            stops.append(self.eos_token)
+        return stops
+
+    def message_overhead(self, count) -> int:
+        """Tokens a message costs beyond its text, measured once on this template."""
+        one = self.render([{"role": "user", "content": "x"}], add_generation_prompt=False)
+        two = self.render([{"role": "user", "content": "x"}, {"role": "assistant", "content": "x"}],
+                          add_generation_prompt=False)
+        return max(1, count(two) - count(one) - count("x"))
+
+
+def _raise(message: str):
+    raise jinja2.TemplateError(message)
+
+
+_CACHE: dict[str, jinja2.Template] = {}
+
+
+def _compiled(source: str) -> jinja2.Template:
+    template = _CACHE.get(source)
+    if template is None:
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        template = _CACHE[source] = env.from_string(source)
+    return template
+
+
+def _render_chatml(messages: Sequence[dict], add_generation_prompt: bool) -> str:
+    out = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return out + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+
+
+def _render_gemma(messages: Sequence[dict], add_generation_prompt: bool) -> str:
+    # Gemma has no system role: the system text opens the first user turn.
+    out, system = [], ""
+    for m in messages:
+        if m["role"] == "system":
+            system += m["content"] + "\n\n"
+            continue
+        role = "model" if m["role"] == "assistant" else "user"
+        content = m["content"]
+        if role == "user" and system:
+            content, system = system + content, ""
+        out.append(f"<start_of_turn>{role}\n{content}<end_of_turn>\n")
+    if system:  # only a system text: give it as a user turn
+        out.append(f"<start_of_turn>user\n{system.strip()}<end_of_turn>\n")
+    return "".join(out) + ("<start_of_turn>model\n" if add_generation_prompt else "")
+
+
+def content_text(content: list[dict]) -> str:
+    """A stored message's content parts as the plain text a text-only model reads."""
+    pieces = []
+    for part in content:
+        kind = part.get("type")
+        if kind == "text":
+            pieces.append(part["text"]["value"])
+        elif kind == "image_file":
+            pieces.append(f"[image file {part['image_file']['file_id']}]")
+        elif kind == "image_url":
+            pieces.append(f"[image {part['image_url']['url']}]")
+    return "\n".join(pieces)

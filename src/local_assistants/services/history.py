@@ -1,0 +1,60 @@
+"""A thread's history as window items, newest first, read lazily in pages.
+
+Token counts are per tokenizer and computed once per message: looked up in the
+store's token-count table and, when missing, counted and stored.  Building a
+window therefore never re-tokenizes history and never loads a whole thread.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from ..core.prompt import content_text
+from ..core.window import WindowItem
+from ..ports import ListQuery
+
+PAGE = 64
+
+
+class ThreadHistory:
+    def __init__(self, store, thread_id: str, tokenizer_key: str, count: Callable[[str], int], overhead: int):
+        self.store = store
+        self.thread_id = thread_id
+        self.tokenizer_key = tokenizer_key
+        self.count = count
+        self.overhead = overhead
+
+    def newest_first(self) -> Iterator[WindowItem]:
+        after = None
+        while True:
+            page = self.store.list("messages", ListQuery(limit=PAGE, order="desc", after=after,
+                                                         where={"thread_id": self.thread_id}))
+            if not page.data:
+                return
+            items = self._items(page.data)
+            yield from items
+            if not page.has_more:
+                return
+            after = page.data[-1]["id"]
+
+    def first_user(self) -> WindowItem | None:
+        page = self.store.list("messages", ListQuery(limit=1, order="asc", where={"thread_id": self.thread_id}))
+        if not page.data or page.data[0]["role"] != "user":
+            return None
+        item = self._items(page.data)[0]
+        return WindowItem(id=item.id, role=item.role, text=item.text, tokens=item.tokens, first_user=True)
+
+    def _items(self, messages: list[dict]) -> list[WindowItem]:
+        """Items for a page of messages; counts missing for this tokenizer are counted and stored."""
+        counts = self.store.token_counts([m["id"] for m in messages], self.tokenizer_key)
+        fresh = {}
+        items = []
+        for message in messages:
+            text = content_text(message["content"])
+            tokens = counts.get(message["id"])
+            if tokens is None:
+                tokens = fresh[message["id"]] = self.count(text) + self.overhead
+            items.append(WindowItem(id=message["id"], role=message["role"], text=text, tokens=tokens))
+        if fresh:
+            self.store.save_token_counts(fresh, self.tokenizer_key)
+        return items

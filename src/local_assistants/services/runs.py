@@ -1,0 +1,260 @@
+"""Runs and run steps: create (and create-thread-and-run), list, retrieve, modify, cancel.
+
+Creating a run only writes it ``queued``; the worker executes it.  While a run
+is active its thread is locked: another run or message answers 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..core import run_state
+from ..core import validation as v
+from ..errors import InvalidRequestError, InvalidStateError
+from ..ids import new_id
+from .base import ResourceService
+from .messages import MessagesService
+from .threads import ThreadsService
+
+RUN_FIELDS = frozenset({
+    "assistant_id", "model", "instructions", "additional_instructions", "additional_messages", "tools",
+    "metadata", "temperature", "top_p", "max_prompt_tokens", "max_completion_tokens",
+    "truncation_strategy", "tool_choice", "parallel_tool_calls", "response_format", "stream",
+    "reasoning_effort",
+})
+CREATE_AND_RUN_FIELDS = (RUN_FIELDS - {"additional_instructions", "additional_messages"}) | {
+    "thread", "tool_resources"}
+MIN_MAX_PROMPT_TOKENS = 256
+RUN_LIFETIME_S = 600
+
+
+class RunsService(ResourceService):
+    table = "runs"
+    noun = "run"
+
+    def __init__(self, store, messages: MessagesService, threads: ThreadsService, *,
+                 requires_action_expiry_s: int = RUN_LIFETIME_S, clock=None):
+        super().__init__(store, clock or messages.clock)
+        self.messages = messages
+        self.threads = threads
+        self.requires_action_expiry_s = requires_action_expiry_s
+        self.enqueue: Callable[[str], None] = lambda run_id: None
+        self.request_cancel: Callable[[str], None] = lambda run_id: None
+        self.publish: Callable[[str, str, dict], None] = lambda run_id, event, data: None
+
+    # -- create -------------------------------------------------------------
+    def create(self, thread_id: str, *, start: bool = True, **body: Any) -> dict:
+        body.pop("stream", None)
+        body.pop("reasoning_effort", None)
+        with self.store.transaction():
+            self.messages.thread(thread_id)
+            self.messages.refuse_if_run_active(thread_id)
+            run, extra = self._prepare(thread_id, body)
+            for message in extra:
+                self.messages.insert(message)
+            self.store.insert(self.table, run, thread_id=thread_id, status=run["status"])
+        if start:
+            self.enqueue(run["id"])
+        return run
+
+    def create_thread_and_run(self, *, start: bool = True, **body: Any) -> tuple[dict, dict]:
+        body.pop("stream", None)
+        body.pop("reasoning_effort", None)
+        thread_body = body.pop("thread", None) or {}
+        if not isinstance(thread_body, dict):
+            raise InvalidRequestError("Invalid type for 'thread': expected an object.", param="thread")
+        unknown = set(thread_body) - {"messages", "metadata", "tool_resources"}
+        if unknown:
+            raise InvalidRequestError(f"Unrecognized request argument supplied: thread.{sorted(unknown)[0]}",
+                                      param=f"thread.{sorted(unknown)[0]}")
+        tool_resources = body.pop("tool_resources", None)
+        self._assistant(body.get("assistant_id"))  # check before the thread is written
+        with self.store.transaction():
+            thread = self.threads.create(
+                messages=thread_body.get("messages"), metadata=thread_body.get("metadata"),
+                tool_resources=tool_resources if tool_resources is not None else thread_body.get("tool_resources"),
+            )
+            run = self.create(thread["id"], start=False, **body)
+        if start:
+            self.enqueue(run["id"])
+        return thread, run
+
+    def _assistant(self, assistant_id: Any) -> dict:
+        if not isinstance(assistant_id, str) or not assistant_id:
+            raise InvalidRequestError("Missing required parameter: 'assistant_id'.", param="assistant_id")
+        assistant = self.store.get("assistants", assistant_id)
+        if assistant is None:
+            from ..errors import NotFoundError
+
+            raise NotFoundError(f"No assistant found with id '{assistant_id}'.")
+        return assistant
+
+    def _prepare(self, thread_id: str, body: dict) -> tuple[dict, list[dict]]:
+        assistant = self._assistant(body.get("assistant_id"))
+        instructions = v.text(body.get("instructions"), "instructions", v.MAX_INSTRUCTIONS)
+        if instructions is None:
+            instructions = assistant.get("instructions") or ""
+        extra_instructions = v.text(body.get("additional_instructions"), "additional_instructions",
+                                    v.MAX_INSTRUCTIONS)
+        if extra_instructions:
+            instructions = f"{instructions}\n\n{extra_instructions}" if instructions else extra_instructions
+        tools = v.tools(body["tools"]) if body.get("tools") is not None else assistant.get("tools", [])
+        max_prompt = v.positive_int(body.get("max_prompt_tokens"), "max_prompt_tokens", MIN_MAX_PROMPT_TOKENS)
+        max_completion = v.positive_int(body.get("max_completion_tokens"), "max_completion_tokens", 1)
+        truncation = _truncation_strategy(body.get("truncation_strategy"))
+        tool_choice = _tool_choice(body.get("tool_choice"), tools)
+        parallel = body.get("parallel_tool_calls")
+        if parallel is not None and not isinstance(parallel, bool):
+            raise InvalidRequestError("Invalid type for 'parallel_tool_calls': expected a boolean.",
+                                      param="parallel_tool_calls")
+        extra_messages = body.get("additional_messages")
+        if extra_messages is not None and not isinstance(extra_messages, list):
+            raise InvalidRequestError("Invalid type for 'additional_messages': expected an array.",
+                                      param="additional_messages")
+        prepared = [self.messages.prepare(thread_id, m, param=f"additional_messages[{i}]")
+                    for i, m in enumerate(extra_messages or [])]
+        temperature = v.number(body.get("temperature"), "temperature", 0, 2)
+        top_p = v.number(body.get("top_p"), "top_p", 0, 1)
+        response_format = v.response_format(body.get("response_format"))
+        model = v.text(body.get("model"), "model", 256) or assistant["model"]
+        now = self.now()
+        run = {
+            "id": new_id("run"),
+            "object": "thread.run",
+            "created_at": now,
+            "thread_id": thread_id,
+            "assistant_id": assistant["id"],
+            "status": run_state.QUEUED,
+            "started_at": None,
+            "expires_at": now + RUN_LIFETIME_S,
+            "cancelled_at": None,
+            "failed_at": None,
+            "completed_at": None,
+            "required_action": None,
+            "last_error": None,
+            "model": model,
+            "instructions": instructions,
+            "tools": tools,
+            "metadata": v.metadata(body.get("metadata")) or {},
+            "incomplete_details": None,
+            "usage": None,
+            "temperature": temperature if temperature is not None else assistant.get("temperature"),
+            "top_p": top_p if top_p is not None else assistant.get("top_p"),
+            "max_prompt_tokens": max_prompt,
+            "max_completion_tokens": max_completion,
+            "truncation_strategy": truncation,
+            "response_format": response_format if response_format is not None
+            else assistant.get("response_format", "auto"),
+            "tool_choice": tool_choice,
+            "parallel_tool_calls": True if parallel is None else parallel,
+        }
+        return run, prepared
+
+    # -- read / modify ------------------------------------------------------
+    def retrieve(self, thread_id: str, run_id: str) -> dict:
+        self.messages.thread(thread_id)
+        return self.get(run_id, thread_id=thread_id)
+
+    def list(self, thread_id: str, **page: Any):
+        self.messages.thread(thread_id)
+        return self.list_page(thread_id=thread_id, **page)
+
+    def modify(self, thread_id: str, run_id: str, *, metadata: Any = None) -> dict:
+        with self.store.transaction():
+            run = self.retrieve(thread_id, run_id)
+            if metadata is not None:
+                run["metadata"] = v.metadata(metadata)
+            return self.save(run)
+
+    def save(self, run: dict) -> dict:
+        return self.store.update(self.table, run, thread_id=run["thread_id"], status=run["status"])
+
+    # -- cancel -------------------------------------------------------------
+    def cancel(self, thread_id: str, run_id: str) -> dict:
+        with self.store.transaction():
+            run = self.retrieve(thread_id, run_id)
+            if run["status"] not in (run_state.QUEUED, run_state.IN_PROGRESS, run_state.REQUIRES_ACTION):
+                raise InvalidStateError(
+                    f"Cannot cancel run with status '{run['status']}'.", param=None
+                )
+            was = run["status"]
+            run = self.save(run_state.transition(run, run_state.CANCELLING, self.now()))
+        self.publish(run_id, "thread.run.cancelling", run)
+        if was == run_state.IN_PROGRESS:
+            self.request_cancel(run_id)  # the worker stops decoding and finishes the run
+            return run
+        # Nothing is executing it: finish the cancel here.
+        with self.store.transaction():
+            run = self.save(run_state.transition(self.get(run_id), run_state.CANCELLED, self.now()))
+            for step in self.store.find("run_steps", run_id=run_id):
+                if step["status"] == "in_progress":
+                    step.update(status="cancelled", cancelled_at=self.now())
+                    self.store.update("run_steps", step, thread_id=step["thread_id"], run_id=run_id)
+        self.publish(run_id, "thread.run.cancelled", run)
+        return run
+
+    # -- steps --------------------------------------------------------------
+    def list_steps(self, thread_id: str, run_id: str, **page: Any):
+        self.retrieve(thread_id, run_id)
+        return self.store.list("run_steps", _page_query(page, run_id))
+
+    def retrieve_step(self, thread_id: str, run_id: str, step_id: str) -> dict:
+        self.retrieve(thread_id, run_id)
+        step = self.store.get("run_steps", step_id)
+        if step is None or step["run_id"] != run_id:
+            from ..errors import NotFoundError
+
+            raise NotFoundError(f"No run step found with id '{step_id}'.")
+        return step
+
+
+def _page_query(page: dict, run_id: str):
+    from .base import list_query
+
+    return list_query(page.get("limit"), page.get("order"), page.get("after"), page.get("before"),
+                      where={"run_id": run_id})
+
+
+def _truncation_strategy(value: Any) -> dict:
+    if value is None:
+        return {"type": "auto", "last_messages": None}
+    if not isinstance(value, dict) or value.get("type") not in ("auto", "last_messages"):
+        raise InvalidRequestError(
+            "Invalid 'truncation_strategy.type': expected 'auto' or 'last_messages'.",
+            param="truncation_strategy.type",
+        )
+    n = value.get("last_messages")
+    if value["type"] == "last_messages":
+        n = v.positive_int(n, "truncation_strategy.last_messages", 1)
+        if n is None:
+            raise InvalidRequestError(
+                "Missing required parameter: 'truncation_strategy.last_messages'.",
+                param="truncation_strategy.last_messages",
+            )
+    return {"type": value["type"], "last_messages": n}
+
+
+def _tool_choice(value: Any, tools: list[dict]) -> Any:
+    if value is None:
+        return "auto"
+    if value in ("none", "auto", "required"):
+        return value
+    if isinstance(value, dict) and value.get("type") in ("function", "code_interpreter", "file_search"):
+        kind = value["type"]
+        if kind == "function":
+            name = (value.get("function") or {}).get("name")
+            if not any(t["type"] == "function" and t["function"]["name"] == name for t in tools):
+                raise InvalidRequestError(
+                    f"Invalid 'tool_choice': no function named '{name}' among the run's tools.",
+                    param="tool_choice.function.name",
+                )
+            return {"type": "function", "function": {"name": name}}
+        if not any(t["type"] == kind for t in tools):
+            raise InvalidRequestError(
+                f"Invalid 'tool_choice': the run has no '{kind}' tool.", param="tool_choice.type"
+            )
+        return {"type": kind}
+    raise InvalidRequestError(
+        "Invalid 'tool_choice': expected 'none', 'auto', 'required' or an object naming a tool.",
+        param="tool_choice",
+    )

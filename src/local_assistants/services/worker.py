@@ -1,0 +1,91 @@
+"""The run worker: one thread in the server process executing queued runs in order,
+expiring runs left waiting on ``requires_action``, and recovering after a crash."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from ..core import run_state
+from ..ids import now_s
+
+log = logging.getLogger(__name__)
+
+CRASH_MESSAGE = "The server stopped while this run was in progress."
+
+
+class RunWorker:
+    def __init__(self, executor, *, tick_s: float = 1.0):
+        self.executor = executor
+        self.runs = executor.runs
+        self.store = executor.store
+        self.tick_s = tick_s
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def enqueue(self, run_id: str) -> None:
+        self._queue.put(run_id)
+
+    def start(self) -> None:
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="local-assistants-runs", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stopping.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                run_id = self._queue.get(timeout=self.tick_s)
+            except queue.Empty:
+                run_id = None
+            try:
+                self.expire_waiting()
+                if run_id is not None:
+                    self.executor.execute(run_id)
+            except Exception:  # never let the worker die: the next run must still execute
+                log.exception("run worker error")
+
+    # -- start-up recovery and expiry -------------------------------------------
+    def recover(self) -> None:
+        """Finish what a crash left behind; queue what never started."""
+        now = now_s(self.runs.clock)
+        for run in self.store.find("runs", status=[run_state.IN_PROGRESS, run_state.CANCELLING]):
+            with self.store.transaction():
+                for message in self.store.find("messages", run_id=run["id"]):
+                    if message["status"] == "in_progress":
+                        message.update(status="incomplete", incomplete_at=now,
+                                       incomplete_details={"reason": "run_failed"})
+                        self.runs.messages.save(message)
+                for step in self.store.find("run_steps", run_id=run["id"]):
+                    if step["status"] == "in_progress":
+                        step.update(status="failed", failed_at=now,
+                                    last_error={"code": "server_error", "message": CRASH_MESSAGE})
+                        self.store.update("run_steps", step, thread_id=step["thread_id"], run_id=step["run_id"])
+                run = run_state.transition(run, run_state.FAILED, now)
+                run["last_error"] = {"code": "server_error", "message": CRASH_MESSAGE}
+                self.runs.save(run)
+            log.warning("run %s was in progress when the server stopped: marked failed", run["id"])
+        for run in self.store.find("runs", status=run_state.QUEUED):
+            self.enqueue(run["id"])
+        self.expire_waiting()
+
+    def expire_waiting(self) -> None:
+        now = now_s(self.runs.clock)
+        for run in self.store.find("runs", status=run_state.REQUIRES_ACTION):
+            if run.get("expires_at") is not None and run["expires_at"] <= now:
+                with self.store.transaction():
+                    for step in self.store.find("run_steps", run_id=run["id"]):
+                        if step["status"] == "in_progress":
+                            step.update(status="expired", expired_at=now)
+                            self.store.update("run_steps", step, thread_id=step["thread_id"],
+                                              run_id=step["run_id"])
+                    expired = run_state.transition(run, run_state.EXPIRED, now)
+                    self.runs.save(expired)
+                self.executor.publish(run["id"], "thread.run.expired", expired)
