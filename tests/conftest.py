@@ -34,3 +34,19 @@ def client(server):
     c = sdk_client(server.base_url)
     yield c
     c.close()
+
+
+def wait_for(fn, timeout=60.0, interval=0.02):
+    """Poll ``fn`` until it returns something truthy; return that."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not reached in time")
+
+
+QUESTION = "I need to solve the equation `3x + 11 = 14`. Can you help me?"

@@ -104,7 +104,7 @@ class LlamaChatModel:
         self.states = StateCache(kv_cache_bytes)
         self.lock = threading.RLock()
         self._llm = None
-        self.template: ChatTemplate | None = None
+        self._template: ChatTemplate | None = None
         self.stats = {"prefix_reused_tokens": 0, "prompt_tokens": 0, "restored_states": 0}
 
     # -- loading ------------------------------------------------------------
@@ -147,12 +147,17 @@ class LlamaChatModel:
             builtin = self.chat_format if self.chat_format else (None if source else GEMMA if
                                                                  "gemma" in meta.get("general.architecture", "")
                                                                  else "chatml")
-            self.template = ChatTemplate(source=None if builtin else source, builtin=builtin,
+            self._template = ChatTemplate(source=None if builtin else source, builtin=builtin,
                                          bos_token=bos, eos_token=eos)
             self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "true") != "false"
             self._bos_text = bos
             log.info("loaded %s (n_ctx=%d, threads=%d, gpu_layers=%d)", self.path.name,
                      self._llm.n_ctx(), self.n_threads, self.n_gpu_layers)
+
+    @property
+    def template(self) -> ChatTemplate:
+        self.llm  # known once loaded
+        return self._template
 
     @property
     def n_ctx(self) -> int:
@@ -167,7 +172,6 @@ class LlamaChatModel:
         return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
 
     def format(self, messages: Sequence[dict]) -> str:
-        self.llm  # the template is known once loaded
         return self.template.render(messages, add_generation_prompt=True)
 
     # -- generation ---------------------------------------------------------

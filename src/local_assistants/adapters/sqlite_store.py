@@ -59,17 +59,23 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_object_tabl
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply the migrations not yet recorded; return the names applied now."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
     applied = []
     for fn in MIGRATIONS:
-        if fn.__name__ in done:
-            continue
-        with db.conn:
-            fn(db)
-            db.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", [fn.__name__]
-            )
-        applied.append(fn.__name__)
+        # Each migration and its record in one write transaction: a failure leaves no trace, and
+        # a second process opening the same file meanwhile waits, then sees it recorded.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            done = db.execute("SELECT 1 FROM _migrations WHERE name = ?", [fn.__name__]).fetchone()
+            if not done:
+                fn(db)
+                db.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", [fn.__name__]
+                )
+                applied.append(fn.__name__)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
     return applied
 
 
@@ -109,7 +115,13 @@ class SQLiteStore:
                 raise
             self._depth -= 1
             if outer:
-                self.db.execute("COMMIT")
+                try:
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    # e.g. a deferred constraint: SQLite keeps the transaction open; close it.
+                    if self.db.conn.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
 
     def _execute(self, sql: str, params: list | tuple = ()) -> sqlite3.Cursor:
         with self._lock:

@@ -23,6 +23,7 @@ MAX_VECTOR_STORES = 1
 MAX_MESSAGE_CHARS = 256_000 * 4
 TOOL_TYPES = ("code_interpreter", "file_search", "function")
 IMAGE_DETAILS = ("auto", "low", "high")
+RANKERS = ("auto", "default_2024_08_21")
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -139,6 +140,9 @@ def tools(value: Any, param: str = "tools") -> list[dict]:
                     f"Invalid type for '{p}.function.parameters': expected an object.",
                     param=f"{p}.function.parameters",
                 )
+            if fn.get("description") is not None and not isinstance(fn["description"], str):
+                raise InvalidRequestError(f"Invalid type for '{p}.function.description': expected a string.",
+                                          param=f"{p}.function.description")
             clean_fn = {"name": name, "description": fn.get("description"),
                         "parameters": params if params is not None else {"type": "object", "properties": {}},
                         "strict": bool(fn.get("strict") or False)}
@@ -153,11 +157,30 @@ def tools(value: Any, param: str = "tools") -> list[dict]:
                         f"Invalid '{p}.file_search.max_num_results': expected 1 to 50.",
                         param=f"{p}.file_search.max_num_results",
                     )
+                _ranking_options(fs.get("ranking_options"), f"{p}.file_search.ranking_options")
                 entry["file_search"] = {k: v for k, v in fs.items() if v is not None}
+            elif fs is not None:
+                raise InvalidRequestError(f"Invalid type for '{p}.file_search': expected an object.",
+                                          param=f"{p}.file_search")
             out.append(entry)
         else:
             out.append({"type": "code_interpreter"})
     return out
+
+
+def _ranking_options(value: Any, param: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise InvalidRequestError(f"Invalid type for '{param}': expected an object.", param=param)
+    if value.get("score_threshold") is None:
+        raise InvalidRequestError(f"Missing required parameter: '{param}.score_threshold'.",
+                                  param=f"{param}.score_threshold")
+    number(value["score_threshold"], f"{param}.score_threshold", 0, 1)
+    if value.get("ranker") not in (None, *RANKERS):
+        raise InvalidRequestError(
+            f"Invalid value for '{param}.ranker': expected one of {', '.join(RANKERS)}.", param=f"{param}.ranker"
+        )
 
 
 def tool_resources(value: Any, param: str = "tool_resources") -> dict | None:
@@ -278,6 +301,8 @@ def attachments(value: Any, param: str = "attachments") -> list[dict] | None:
         if not isinstance(att, dict) or not isinstance(att.get("file_id"), str):
             raise InvalidRequestError(f"Missing required parameter: '{p}.file_id'.", param=f"{p}.file_id")
         tools_ = att.get("tools") or []
+        if not isinstance(tools_, list):
+            raise InvalidRequestError(f"Invalid type for '{p}.tools': expected an array.", param=f"{p}.tools")
         for j, t in enumerate(tools_):
             if not isinstance(t, dict) or t.get("type") not in ("code_interpreter", "file_search"):
                 raise InvalidRequestError(

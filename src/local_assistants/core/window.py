@@ -102,7 +102,7 @@ def build_window(
             "instructions_too_long",
         )
     room = budget - fixed_tokens
-    groups = _groups(newest_first, strategy)
+    groups = _groups(list(newest_first), strategy)
 
     # Read up to the newest group holding a user item; it is the one group always sent.
     newer: list[list[WindowItem]] = []
@@ -130,6 +130,7 @@ def build_window(
     keep_first = (
         strategy.type == "auto"
         and first_user is not None
+        and first_user.group is None  # pinned alone, it would split its group
         and user_group is not None
         and all(i.id != first_user.id for i in user_group)
         and used + first_user.tokens <= room
@@ -196,8 +197,9 @@ def _cut_group(group: list[WindowItem], room: int, count, overhead: int):
     """
     if count is None:
         return None, 0
-    others = sum(i.tokens for i in group if i.role != "user")
-    user_idx = next(i for i, item in enumerate(group) if item.role == "user")
+    # Cut the newest user item; everything else in the group (even another user item) stays whole.
+    user_idx = max(i for i, item in enumerate(group) if item.role == "user")
+    others = sum(item.tokens for i, item in enumerate(group) if i != user_idx)
     allowance = room - others - overhead - count(TRUNCATION_MARKER)
     if allowance < MIN_USEFUL_TOKENS:
         return None, 0

@@ -95,7 +95,8 @@ def create_app(runtime) -> FastAPI:
     async def health():
         return {"status": "ok"}
 
-    for module in (routes_assistants, routes_threads, routes_runs, routes_files, routes_models):
+    # routes_runs first: POST /threads/runs must not be taken for POST /threads/{thread_id}.
+    for module in (routes_runs, routes_assistants, routes_threads, routes_files, routes_models):
         app.include_router(module.router, prefix="/v1")
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import validation as v
+from ..errors import InvalidRequestError
 from ..ids import new_id
 from .base import ResourceService, deleted
 
@@ -22,12 +23,19 @@ _CHECKS = {
 }
 
 
+def _model(value: Any) -> str:
+    model = v.text(value, "model", 256, required=True)
+    if not model.strip():
+        raise InvalidRequestError("Invalid value for 'model': expected a model name.", param="model")
+    return model
+
+
 class AssistantsService(ResourceService):
     table = "assistants"
     noun = "assistant"
 
     def create(self, *, model: Any, **fields: Any) -> dict:
-        model = v.text(model, "model", 256, required=True)
+        model = _model(model)
         checked = {k: check(fields.get(k)) for k, check in _CHECKS.items()}
         assistant = {
             "id": new_id("assistant"),
@@ -48,7 +56,7 @@ class AssistantsService(ResourceService):
         with self.store.transaction():
             assistant = self.get(assistant_id)
             if fields.get("model") is not None:
-                assistant["model"] = v.text(fields["model"], "model", 256)
+                assistant["model"] = _model(fields["model"])
             for key, check in _CHECKS.items():
                 if key in fields and fields[key] is not None:
                     assistant[key] = check(fields[key])

@@ -103,6 +103,8 @@ class FilesService(ResourceService):
         """Delete blobs with no row (and unfinished temporaries); return how many."""
         removed = 0
         for entry in self.files_dir.iterdir():
+            if not entry.is_file():
+                continue  # never ours: leave folders (and what they hold) alone
             if entry.name.startswith(".") or self.store.get(self.table, entry.name) is None:
                 entry.unlink(missing_ok=True)
                 removed += 1

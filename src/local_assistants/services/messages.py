@@ -11,6 +11,9 @@ from ..ids import new_id
 from .base import ResourceService, deleted
 
 
+MESSAGE_FIELDS = ("role", "content", "attachments", "metadata")
+
+
 class MessagesService(ResourceService):
     table = "messages"
     noun = "message"
@@ -28,6 +31,10 @@ class MessagesService(ResourceService):
         if not isinstance(body, dict):
             raise InvalidRequestError(f"Invalid type for '{param or 'message'}': expected an object.",
                                       param=param or None)
+        unknown = sorted(set(body) - set(MESSAGE_FIELDS))
+        if unknown:
+            raise InvalidRequestError(f"Unrecognized request argument supplied: {prefix}{unknown[0]}",
+                                      param=f"{prefix}{unknown[0]}")
         if "content" not in body or body["content"] is None:
             raise InvalidRequestError(f"Missing required parameter: '{prefix}content'.", param=f"{prefix}content")
         if "role" not in body:
@@ -76,7 +83,7 @@ class MessagesService(ResourceService):
 
     def list(self, thread_id: str, *, run_id: str | None = None, **page: Any):
         self.thread(thread_id)
-        return self.list_page(thread_id=thread_id, run_id=run_id, **page)
+        return self.list_page(thread_id=thread_id, run_id=run_id or None, **page)
 
     def modify(self, thread_id: str, message_id: str, *, metadata: Any = None) -> dict:
         with self.store.transaction():

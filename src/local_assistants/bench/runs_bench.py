@@ -1,0 +1,139 @@
+"""Run benchmarks on the real default model, through the real server and SDK.
+
+(a) streaming decode tokens/s through the runtime vs raw llama-cpp-python on the
+    same model, prompt and sampling (goal: ratio >= 0.97);
+(b) time to first token of a follow-up turn in a thread with ~2k tokens of
+    history vs a cold start of the same prompt (goal: >= 10x faster), one thread
+    and 4 threads taking turns.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from ..catalog import CATALOG
+from ..client import LocalAssistants
+from ..config import Settings
+from .report import median, table
+
+PROMPT = "Write a long story about a mathematician who loves prime numbers."
+DECODE_TOKENS = 200
+REPEATS = 3
+
+
+def _settings(tmp: Path, models_dir: Path) -> Settings:
+    return Settings(data_dir=tmp / "data", models_dir=models_dir, n_ctx=4096)
+
+
+def _raw_decode_rate(llm, prompt_tokens: list[int]) -> tuple[float, int]:
+    llm.reset()
+    start = None
+    n = 0
+    for _chunk in llm.create_completion(prompt_tokens, max_tokens=DECODE_TOKENS, temperature=0.0,
+                                        stream=True, seed=0):
+        n += 1
+        if start is None:
+            start = time.perf_counter()  # decode rate: from the first token on
+    return (n - 1) / (time.perf_counter() - start), n
+
+
+def _runtime_decode_rate(client, assistant_id: str) -> tuple[float, int]:
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": PROMPT}])
+    stamps = []
+    with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant_id, temperature=0.0,
+                                         max_completion_tokens=DECODE_TOKENS) as stream:
+        for event in stream:
+            if event.event == "thread.message.delta":
+                stamps.append(time.perf_counter())
+    run = stream.get_final_run()
+    n = run.usage.completion_tokens
+    return (n - 1) / (stamps[-1] - stamps[0]), n
+
+
+def decode_throughput(models_dir: Path) -> str:
+    from llama_cpp import Llama
+
+    from ..adapters.llama import LlamaChatModel
+
+    entry = CATALOG["smollm2-135m-instruct"]
+    path = models_dir / entry.filename
+    helper = LlamaChatModel(path, name="fmt", n_ctx=4096)
+    instructions = "You are a storyteller."
+    prompt_tokens = helper.tokenize_prompt(helper.format([{"role": "system", "content": instructions},
+                                                          {"role": "user", "content": PROMPT}]))
+    helper.close()
+    raw = Llama(model_path=str(path), n_ctx=4096, n_threads=Settings().n_threads or None, verbose=False)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, LocalAssistants(_settings(Path(tmp), models_dir)) as la:
+        client = la.client
+        assistant = client.beta.assistants.create(model=entry.name, instructions=instructions)
+        raw_rates, rt_rates = [], []
+        for _ in range(REPEATS):  # alternate, so both see the same machine load
+            raw_rates.append(_raw_decode_rate(raw, prompt_tokens)[0])
+            rt_rates.append(_runtime_decode_rate(client, assistant.id)[0])
+    raw.close()
+    r_raw, r_rt = median(raw_rates), median(rt_rates)
+    rows.append(["raw llama-cpp-python (create_completion, stream)", r_raw, 1.0])
+    rows.append(["runtime (HTTP + SSE + SDK stream)", r_rt, r_rt / r_raw])
+    return table(f"(a) streaming decode, {DECODE_TOKENS} tokens, median of {REPEATS} (goal: ratio >= 0.97)",
+                 ["path", "tokens/s", "ratio vs raw"], rows)
+
+
+def _history(n_pairs: int) -> list[dict]:
+    messages = []
+    for i in range(n_pairs):
+        messages.append({"role": "user", "content": f"Question {i}: explain why {i} * 17 equals {i * 17}, "
+                                                    "step by step, with an example of carrying digits."})
+        messages.append({"role": "assistant", "content": f"Answer {i}: multiply {i} by 10 to get {i * 10}, "
+                                                         f"then by 7 to get {i * 7}, and add them: {i * 17}. "
+                                                         "Carrying happens when a column passes nine."})
+    return messages
+
+
+def _ttft(client, thread_id: str, assistant_id: str) -> float:
+    start = time.perf_counter()
+    with client.beta.threads.runs.stream(thread_id=thread_id, assistant_id=assistant_id,
+                                         max_completion_tokens=8, temperature=0.0) as stream:
+        for event in stream:
+            if event.event == "thread.message.delta":
+                first = time.perf_counter() - start
+                break
+        stream.until_done()
+    return first
+
+
+def follow_up_ttft(models_dir: Path) -> str:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, LocalAssistants(_settings(Path(tmp), models_dir)) as la:
+        client = la.client
+        assistant = client.beta.assistants.create(model="smollm2-135m-instruct", instructions="You are a tutor.")
+        model = la.runtime.model_pool.get("smollm2-135m-instruct")
+        for n_threads in (1, 4):
+            threads = [client.beta.threads.create(messages=_history(30)) for _ in range(n_threads)]
+            for t in threads:  # first turn of each thread: its history is evaluated once
+                client.beta.threads.messages.create(t.id, role="user", content="One more: 3 * 17?")
+                _ttft(client, t.id, assistant.id)
+            warm, cold = [], []
+            for turn in range(2):
+                for t in threads:  # threads take turns: each follow-up finds another thread in the context
+                    client.beta.threads.messages.create(t.id, role="user", content=f"And {turn + 4} * 17?")
+                    warm.append(_ttft(client, t.id, assistant.id))
+            for t in threads:  # the same follow-up with nothing cached: a cold start
+                client.beta.threads.messages.create(t.id, role="user", content="Last one: 9 * 17?")
+                model.states.entries.clear()
+                model.states.size = 0
+                model.llm.reset()
+                cold.append(_ttft(client, t.id, assistant.id))
+            prompt_len = la.runtime.runs.list(threads[0].id, limit=1).data[0]["usage"]["prompt_tokens"]
+            w, c = median(warm), median(cold)
+            rows.append([n_threads, prompt_len, c * 1000, w * 1000, c / w])
+    return table("(b) time to first token of a follow-up turn (goal: >= 10x faster than cold)",
+                 ["threads taking turns", "prompt tokens", "cold TTFT ms", "follow-up TTFT ms", "speed-up"], rows)
+
+
+def main(models_dir: Path) -> list[str]:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    return [decode_throughput(models_dir), follow_up_ttft(models_dir)]

@@ -1,0 +1,123 @@
+"""The llama.cpp adapter on the real default model: formatting, decoding, KV prefix reuse."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import MODELS_DIR
+from local_assistants.adapters.llama import LlamaChatModel, StateCache, _Saved, _find_stop, _stop_prefix_len
+from local_assistants.errors import ModelError
+
+GGUF = MODELS_DIR / "SmolLM2-135M-Instruct.Q4_1.gguf"
+SYSTEM = {"role": "system", "content": "You are a helpful math tutor."}
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = LlamaChatModel(GGUF, name="smollm2-135m-instruct", n_ctx=4096)
+    yield m
+    m.close()
+
+
+def _ask(model, messages, max_tokens=24):
+    tokens = model.tokenize_prompt(model.format(messages))
+    gen = model.generate(tokens, max_tokens=max_tokens, temperature=0.0)
+    text = "".join(gen)
+    return tokens, text, gen.completion
+
+
+def test_template_comes_from_the_gguf_metadata(model):
+    prompt = model.format([SYSTEM, {"role": "user", "content": "Hi"}])
+    assert prompt == ("<|im_start|>system\nYou are a helpful math tutor.<|im_end|>\n"
+                      "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+    assert "<|im_end|>" in model.template.stop
+
+
+def test_generation_streams_pieces_and_reports_usage(model):
+    tokens, text, done = _ask(model, [SYSTEM, {"role": "user", "content": "What is 2 + 2?"}])
+    assert text and done.text == text
+    assert done.prompt_tokens == len(tokens)
+    assert 0 < done.completion_tokens <= 24
+    assert "<|im_end|>" not in text
+
+
+def test_max_tokens_ends_with_length(model):
+    _, _, done = _ask(model, [SYSTEM, {"role": "user", "content": "Count from 1 to 100."}], max_tokens=3)
+    assert done.finish_reason == "length" and done.completion_tokens == 3
+
+
+def test_should_stop_cancels_between_tokens(model):
+    tokens = model.tokenize_prompt(model.format([SYSTEM, {"role": "user", "content": "Write an essay."}]))
+    seen = []
+    gen = model.generate(tokens, max_tokens=200, temperature=0.0, should_stop=lambda: len(seen) >= 2)
+    for piece in gen:
+        seen.append(piece)
+    assert gen.completion.finish_reason == "cancelled"
+    assert gen.completion.completion_tokens < 200
+
+
+def test_follow_up_turn_reuses_the_threads_prefix(model):
+    history = [SYSTEM, {"role": "user", "content": "I need to solve 3x + 11 = 14."}]
+    first_tokens, answer, _ = _ask(model, history)
+    before = dict(model.stats)
+    follow = history + [{"role": "assistant", "content": answer}, {"role": "user", "content": "And x?"}]
+    _ask(model, follow)
+    reused = model.stats["prefix_reused_tokens"] - before["prefix_reused_tokens"]
+    assert reused >= len(first_tokens) - 1
+
+
+def test_interleaved_threads_restore_their_saved_state(model):
+    a = [SYSTEM, {"role": "user", "content": "Thread A: what is 12 * 12?"}]
+    b = [SYSTEM, {"role": "user", "content": "Thread B: tell me about triangles and their angles."}]
+    a_tokens, a_answer, _ = _ask(model, a)
+    _ask(model, b)  # the context now holds thread B
+    before = dict(model.stats)
+    a2 = a + [{"role": "assistant", "content": a_answer}, {"role": "user", "content": "Thanks!"}]
+    _ask(model, a2)
+    assert model.stats["restored_states"] == before["restored_states"] + 1
+    reused = model.stats["prefix_reused_tokens"] - before["prefix_reused_tokens"]
+    assert reused >= len(a_tokens) - 1
+
+
+def test_restored_state_gives_the_same_answer_as_a_cold_start(model):
+    a = [SYSTEM, {"role": "user", "content": "Name three prime numbers."}]
+    b = [SYSTEM, {"role": "user", "content": "Something else entirely: colours of the rainbow."}]
+    _ask(model, a)
+    _ask(model, b)
+    follow = a + [{"role": "assistant", "content": "2, 3 and 5."}, {"role": "user", "content": "Two more?"}]
+    _, warm, _ = _ask(model, follow)  # restores A's saved state
+    cold_model = LlamaChatModel(GGUF, name="cold", n_ctx=4096)
+    try:
+        _, cold, _ = _ask(cold_model, follow)
+    finally:
+        cold_model.close()
+    assert warm == cold
+
+
+def test_state_cache_is_bounded_and_prefers_the_longest_prefix():
+    cache = StateCache(capacity_bytes=100)
+    cache.put(_Saved((1, 2, 3), b"x" * 40))
+    cache.put(_Saved((1, 2, 3, 4, 5), b"y" * 40))  # extends (1,2,3): supersedes it
+    assert list(cache.entries) == [(1, 2, 3, 4, 5)]
+    cache.put(_Saved((7, 8), b"z" * 40))
+    cache.put(_Saved((9,), b"w" * 40))  # over 100 bytes: the least recently used goes
+    assert cache.size <= 100 and (1, 2, 3, 4, 5) not in cache.entries
+    saved, n = cache.longest_prefix([7, 8, 9])
+    assert saved.tokens == (7, 8) and n == 2
+    assert cache.longest_prefix([5]) == (None, 0)
+
+
+def test_stop_string_helpers():
+    assert _find_stop("abc<|im_end|>def", ["<|im_end|>"]) == 3
+    assert _find_stop("abc", ["<|im_end|>"]) is None
+    assert _stop_prefix_len("hello <|im", ["<|im_end|>"]) == 4
+    assert _stop_prefix_len("hello", ["<|im_end|>"]) == 0
+
+
+def test_a_broken_gguf_is_a_model_error_not_a_crash(tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 100)
+    with pytest.raises(ModelError):
+        LlamaChatModel(bad, name="broken").load()
+    with pytest.raises(ModelError):
+        LlamaChatModel(tmp_path / "missing.gguf", name="missing").load()

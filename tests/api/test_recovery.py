@@ -1,0 +1,99 @@
+"""A server killed mid-run: on the next start the run is failed, nothing else is lost,
+queued runs are picked up, and runs waiting on requires_action past their expiry expire."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from local_assistants import LocalAssistants, Runtime
+from local_assistants.core import run_state
+
+from conftest import MODELS_DIR, QUESTION, make_settings, sdk_client, wait_for
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_killed_server_leaves_a_failed_run_and_loses_nothing_else(tmp_path):
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    env = dict(os.environ, LOCAL_ASSISTANTS_DATA_DIR=str(data_dir), LOCAL_ASSISTANTS_MODELS_DIR=str(MODELS_DIR))
+    proc = subprocess.Popen([sys.executable, "-m", "local_assistants.cli", "serve", "--port", str(port),
+                             "--log-level", "warning"], env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _healthy(base), timeout=60)
+        client = sdk_client(base + "/v1")
+        assistant = client.beta.assistants.create(model="gpt-4o", instructions="Write a very long essay.")
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": QUESTION}])
+        run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id,
+                                              max_completion_tokens=3000, temperature=1.0)
+        wait_for(lambda: client.beta.threads.messages.list(thread.id, run_id=run.id).data)
+        assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "in_progress"
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    with LocalAssistants(make_settings(tmp_path)) as la:
+        client = sdk_client(la.base_url)
+        failed = client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+        assert failed.status == "failed" and failed.failed_at
+        assert failed.last_error.code == "server_error"
+        [step] = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
+        assert step.status == "failed"
+        messages = client.beta.threads.messages.list(thread.id, order="asc").data
+        assert messages[0].content[0].text.value == QUESTION
+        assert messages[1].status == "incomplete" and messages[1].incomplete_details.reason == "run_failed"
+        assert client.beta.assistants.retrieve(assistant.id).instructions == "Write a very long essay."
+        # The thread is not locked by the dead run.
+        again = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                                         max_completion_tokens=5)
+        assert again.status == "incomplete"
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(base + "/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_queued_runs_are_picked_up_on_start(tmp_path):
+    settings = make_settings(tmp_path)
+    with Runtime(settings, start_worker=False) as rt:
+        assistant = rt.assistants.create(model="gpt-4o")
+        thread = rt.threads.create(messages=[{"role": "user", "content": "Hi"}])
+        run = rt.runs.create(thread["id"], assistant_id=assistant["id"], max_completion_tokens=3)
+        assert rt.runs.get(run["id"])["status"] == "queued"
+    with Runtime(settings) as rt:
+        done = wait_for(lambda: rt.runs.get(run["id"])["status"] in run_state.TERMINAL and rt.runs.get(run["id"]))
+        assert done["status"] == "incomplete" and done["usage"]["completion_tokens"] == 3
+
+
+def test_requires_action_runs_expire_at_expires_at(tmp_path):
+    settings = make_settings(tmp_path)
+    clock = [time.time()]
+    with Runtime(settings, start_worker=False, clock=lambda: clock[0]) as rt:
+        assistant = rt.assistants.create(model="gpt-4o")
+        thread = rt.threads.create(messages=[{"role": "user", "content": "Hi"}])
+        run = rt.runs.create(thread["id"], assistant_id=assistant["id"])
+        waiting = run_state.transition(run_state.transition(run, "in_progress", int(clock[0])),
+                                       "requires_action", int(clock[0]))
+        rt.runs.save(waiting)
+        rt.worker.expire_waiting()
+        assert rt.runs.get(run["id"])["status"] == "requires_action"
+        clock[0] += 601
+        rt.worker.expire_waiting()
+        expired = rt.runs.get(run["id"])
+        assert expired["status"] == "expired" and expired["expires_at"] is None
