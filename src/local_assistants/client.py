@@ -51,7 +51,9 @@ class LocalAssistants:
 
         self.runtime = Runtime(self.settings)
         app = create_app(self.runtime)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: with protocol 0 asyncio leaves Nagle on for accepted
+        # connections, and every small response (each SSE event) waits ~40 ms for an ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]

@@ -290,3 +290,46 @@ def test_successful_responses_carry_request_id(shared_server):
     assert resp.status_code == 200
     assert resp.headers.get("x-request-id", "").startswith("req_")
     assert resp.json()["object"] == "assistant"
+
+
+def test_unexpected_error_is_openai_500_and_not_retried(server, monkeypatch):
+    calls = []
+
+    def broken(assistant_id):
+        calls.append(assistant_id)
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(server.runtime.assistants, "get", broken)
+    resp = httpx.get(f"{server.base_url}/assistants/asst_1")
+    err = _assert_openai_error(resp, 500)
+    assert err["type"] == "server_error"
+    assert "disk on fire" not in err["message"]  # internals stay in the log
+    assert resp.headers.get("x-should-retry") == "false"
+    # the SDK, which retries 5xx by default, obeys x-should-retry: one call only
+    calls.clear()
+    retrying = sdk_client(server.base_url).with_options(max_retries=2)
+    try:
+        with pytest.raises(openai.InternalServerError):
+            retrying.beta.assistants.retrieve("asst_1")
+    finally:
+        retrying.close()
+    assert calls == ["asst_1"]
+
+
+def test_api_key_is_enforced_when_set(tmp_path):
+    with LocalAssistants(make_settings(tmp_path, api_key="sekrit")) as la:
+        wrong = sdk_client(la.base_url)  # sends "test-key"
+        right = openai.OpenAI(base_url=la.base_url, api_key="sekrit", max_retries=0,
+                              _strict_response_validation=True)
+        try:
+            with pytest.raises(openai.AuthenticationError) as info:
+                wrong.beta.assistants.list()
+            assert info.value.status_code == 401
+            assert info.value.code == "invalid_api_key"
+            assert right.beta.assistants.create(model="gpt-4o").model == "gpt-4o"
+            assert httpx.get(la.base_url.removesuffix("/v1") + "/health").status_code == 200
+            resp = httpx.get(f"{la.base_url}/assistants")
+            _assert_openai_error(resp, 401)
+        finally:
+            wrong.close()
+            right.close()

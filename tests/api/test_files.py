@@ -34,6 +34,37 @@ def test_upload_with_expiry(client):
     assert f.expires_at == f.created_at + 3600
 
 
+@pytest.mark.parametrize(
+    "expires_after, param",
+    [
+        ({"anchor": "created_at", "seconds": 3599}, "expires_after.seconds"),
+        ({"anchor": "created_at", "seconds": 30 * 24 * 3600 + 1}, "expires_after.seconds"),
+        ({"anchor": "created_at", "seconds": -5}, "expires_after.seconds"),
+        ({"anchor": "last_active_at", "seconds": 3600}, "expires_after.anchor"),
+    ],
+)
+def test_bad_expiry_is_refused(client, server, expires_after, param):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.files.create(file=("a.txt", b"x"), purpose="assistants", expires_after=expires_after)
+    assert info.value.param == param
+    assert server.runtime.store.count("files") == 0
+    assert _blobs(server) == []
+
+
+def test_longest_expiry_is_accepted(client):
+    f = client.files.create(file=("a.txt", b"x"), purpose="assistants",
+                            expires_after={"anchor": "created_at", "seconds": 30 * 24 * 3600})
+    assert f.expires_at == f.created_at + 30 * 24 * 3600
+
+
+def test_non_ascii_filename_round_trips(client):
+    name = "naïve résumé ✓.txt"
+    f = client.files.create(file=(name, b"abc"), purpose="assistants")
+    assert f.filename == name
+    assert client.files.retrieve(f.id).filename == name
+    assert client.files.content(f.id).read() == b"abc"
+
+
 def test_filename_is_stripped_of_directories(client):
     f = client.files.create(file=("../../etc/evil.txt", b"x"), purpose="assistants")
     assert f.filename == "evil.txt"

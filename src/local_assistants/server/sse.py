@@ -9,7 +9,7 @@ from typing import AsyncIterator, Iterable
 
 from fastapi.responses import StreamingResponse
 
-from ..services.events import FINAL_EVENTS, Subscription
+from ..services.events import FINAL_EVENTS, Event, Subscription
 
 KEEPALIVE_S = 10.0
 
@@ -29,14 +29,46 @@ async def run_events(sub: Subscription, leading: Iterable[tuple[str, dict]]) -> 
             if item is None:
                 yield b": ping\n\n"
                 continue
-            yield frame(item.event, item.data)
-            if item.event in FINAL_EVENTS:
+            items = [item, *sub.drain()]
+            for event in coalesce_deltas(items):
+                yield frame(event.event, event.data)
+            if any(i.event in FINAL_EVENTS for i in items):
                 break
         yield frame("done", "[DONE]")
     except asyncio.CancelledError:  # the client went away; the run goes on
         raise
     finally:
         sub.close()
+
+
+def coalesce_deltas(events: list[Event]) -> list[Event]:
+    """Merge consecutive text deltas of one message into one event.
+
+    When the client reads slower than the model writes, the queue holds several
+    deltas: sending them as one keeps the client's per-event work from slowing
+    the stream further.  The merged delta is what the SDK would have built by
+    concatenating them (annotations come only with the first piece).
+    """
+    out: list[Event] = []
+    for event in events:
+        prev = out[-1] if out else None
+        if (prev is not None and event.event == prev.event == "thread.message.delta"
+                and event.data["id"] == prev.data["id"] and _text_part(prev) and _text_part(event)
+                and _text_part(prev)["index"] == _text_part(event)["index"]
+                and not _text_part(event)["text"].get("annotations")):
+            merged = _text_part(prev)["text"]["value"] + _text_part(event)["text"]["value"]
+            part = dict(_text_part(prev), text=dict(_text_part(prev)["text"], value=merged))
+            out[-1] = Event(prev.event, dict(prev.data, delta={"content": [part]}))
+        else:
+            out.append(event)
+    return out
+
+
+def _text_part(event: Event) -> dict | None:
+    content = event.data.get("delta", {}).get("content") or []
+    if len(content) == 1 and content[0].get("type") == "text" and set(content[0]["text"]) <= {"value", "annotations"}:
+        return content[0]
+    return None
 
 
 def sse_response(body: AsyncIterator[bytes]) -> StreamingResponse:

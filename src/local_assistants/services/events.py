@@ -42,6 +42,13 @@ class Subscription:
         except asyncio.TimeoutError:
             return None
 
+    def drain(self) -> list[Event]:
+        """Whatever is already waiting, without blocking."""
+        items = []
+        while not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        return items
+
     def close(self) -> None:
         self.bus._remove(self)
 

@@ -17,7 +17,23 @@ from .base import ResourceService, deleted
 
 UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 MAX_FILES_LIST_LIMIT = 10_000
+MIN_EXPIRES_AFTER_S = 3600
+MAX_EXPIRES_AFTER_S = 30 * 24 * 3600
 _CHUNK = 1 << 20
+
+
+def _check_expires_after(value: dict) -> None:
+    if value.get("anchor") != "created_at":
+        raise InvalidRequestError("Invalid value for 'expires_after.anchor': expected 'created_at'.",
+                                  param="expires_after.anchor")
+    seconds = value.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not (
+            MIN_EXPIRES_AFTER_S <= seconds <= MAX_EXPIRES_AFTER_S):
+        raise InvalidRequestError(
+            f"Invalid 'expires_after.seconds': expected an integer from {MIN_EXPIRES_AFTER_S} (1 hour) "
+            f"to {MAX_EXPIRES_AFTER_S} (30 days).",
+            param="expires_after.seconds",
+        )
 
 
 class FilesService(ResourceService):
@@ -41,6 +57,8 @@ class FilesService(ResourceService):
             )
         if not filename:
             raise InvalidRequestError("Missing required parameter: 'file'.", param="file")
+        if expires_after is not None:
+            _check_expires_after(expires_after)
         return self.store_bytes(file, filename=os.path.basename(filename), purpose=purpose,
                                 expires_after=expires_after)
 
