@@ -374,3 +374,20 @@ def test_second_store_on_same_file_sees_writes(path, store):
         assert store.get("assistants", "obj_2") == _obj(2)
     finally:
         second.close()
+
+
+def test_token_counts_are_stored_per_tokenizer_and_forgotten_with_their_messages(tmp_path):
+    from local_assistants import Runtime
+    from local_assistants.config import Settings
+
+    with Runtime(Settings(data_dir=tmp_path / "d", models_dir=tmp_path / "m"), start_worker=False) as rt:
+        thread = rt.threads.create(messages=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
+        ids = [m["id"] for m in rt.store.find("messages", thread_id=thread["id"])]
+        rt.store.save_token_counts({ids[0]: 5, ids[1]: 7}, "tok-a")
+        rt.store.save_token_counts({ids[0]: 6}, "tok-b")
+        assert rt.store.token_counts(ids, "tok-a") == {ids[0]: 5, ids[1]: 7}
+        assert rt.store.token_counts(ids, "tok-b") == {ids[0]: 6}
+        rt.messages.delete(thread["id"], ids[0])
+        assert rt.store.token_counts(ids, "tok-a") == {ids[1]: 7}
+        rt.threads.delete(thread["id"])
+        assert rt.store.token_counts(ids, "tok-a") == {}

@@ -228,6 +228,15 @@ class SQLiteStore:
                 [(mid, tokenizer, n) for mid, n in counts.items()],
             )
 
+    def delete_token_counts(self, *, thread_id: str | None = None, message_id: str | None = None) -> None:
+        """Forget the counts of one message, or of every message of a thread (call before deleting them)."""
+        with self.transaction():
+            if message_id is not None:
+                self._execute("DELETE FROM token_counts WHERE message_id = ?", [message_id])
+            if thread_id is not None:
+                self._execute("DELETE FROM token_counts WHERE message_id IN "
+                              "(SELECT id FROM messages WHERE thread_id = ?)", [thread_id])
+
     # -- helpers ------------------------------------------------------------
     def _seq(self, table: str, obj_id: str, param: str, where: dict[str, Any]) -> int:
         # The cursor must belong to the list being paged (e.g. a message of the same thread).

@@ -7,6 +7,7 @@ Tested without a model.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
@@ -71,10 +72,20 @@ def _raise(message: str):
 _CACHE: dict[str, jinja2.Template] = {}
 
 
+def _tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False) -> str:
+    # As Transformers (and llama-cpp-python) render chat templates: plain json.dumps, not
+    # Jinja's HTML-safe, key-sorting default.
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
+                      sort_keys=sort_keys)
+
+
 def _compiled(source: str) -> jinja2.Template:
     template = _CACHE.get(source)
     if template is None:
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        # Chat templates may use {% break %} / {% continue %}, enabled by Transformers.
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                            extensions=["jinja2.ext.loopcontrols"])
+        env.filters["tojson"] = _tojson
         template = _CACHE[source] = env.from_string(source)
     return template
 

@@ -102,7 +102,7 @@ def build_window(
             "instructions_too_long",
         )
     room = budget - fixed_tokens
-    groups = _groups(list(newest_first), strategy)
+    groups = _groups(newest_first, strategy)
 
     # Read up to the newest group holding a user item; it is the one group always sent.
     newer: list[list[WindowItem]] = []

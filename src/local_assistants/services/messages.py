@@ -95,5 +95,6 @@ class MessagesService(ResourceService):
     def delete(self, thread_id: str, message_id: str) -> dict:
         with self.store.transaction():
             self.retrieve(thread_id, message_id)
+            self.store.delete_token_counts(message_id=message_id)
             self.store.delete(self.table, message_id)
         return deleted(message_id, "thread.message.deleted")

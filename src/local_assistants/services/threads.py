@@ -50,6 +50,7 @@ class ThreadsService(ResourceService):
     def delete(self, thread_id: str) -> dict:
         with self.store.transaction():
             self.get(thread_id)
+            self.store.delete_token_counts(thread_id=thread_id)
             for table in ("messages", "run_steps", "runs"):
                 self.store.delete_where(table, thread_id=thread_id)
             self.store.delete(self.table, thread_id)
