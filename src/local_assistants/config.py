@@ -25,7 +25,7 @@ class Settings:
     """Catalog name or .gguf path used for OpenAI model names such as ``gpt-4o``."""
     n_ctx: int = 8192
     n_threads: int = 0
-    """0 means: as many as the machine has cores."""
+    """0 means half the cores (llama-cpp-python's default; see the decode benchmark)."""
     n_gpu_layers: int = 0
     seed: int = 0
     max_file_bytes: int = 512 * 1024 * 1024

@@ -25,7 +25,7 @@ REPEATS = 3
 
 
 def _settings(tmp: Path, models_dir: Path) -> Settings:
-    return Settings(data_dir=tmp / "data", models_dir=models_dir, n_ctx=4096)
+    return Settings.from_env(data_dir=tmp / "data", models_dir=models_dir, n_ctx=4096)
 
 
 def _raw_decode_rate(llm, prompt_tokens: list[int]) -> tuple[float, int]:
@@ -54,32 +54,27 @@ def _runtime_decode_rate(client, assistant_id: str) -> tuple[float, int]:
 
 
 def decode_throughput(models_dir: Path) -> str:
-    from llama_cpp import Llama
-
-    from ..adapters.llama import LlamaChatModel
-
+    """Raw create_completion on the very Llama object the runtime uses (same model,
+    context and threads), alternating with runs streamed through the server."""
     entry = CATALOG["smollm2-135m-instruct"]
-    path = models_dir / entry.filename
-    helper = LlamaChatModel(path, name="fmt", n_ctx=4096)
     instructions = "You are a storyteller."
-    prompt_tokens = helper.tokenize_prompt(helper.format([{"role": "system", "content": instructions},
-                                                          {"role": "user", "content": PROMPT}]))
-    helper.close()
-    raw = Llama(model_path=str(path), n_ctx=4096, n_threads=Settings().n_threads or None, verbose=False)
-    rows = []
     with tempfile.TemporaryDirectory() as tmp, LocalAssistants(_settings(Path(tmp), models_dir)) as la:
         client = la.client
         assistant = client.beta.assistants.create(model=entry.name, instructions=instructions)
+        model = la.runtime.model_pool.get(entry.name)
+        prompt_tokens = model.tokenize_prompt(model.format([{"role": "system", "content": instructions},
+                                                            {"role": "user", "content": PROMPT}]))
         raw_rates, rt_rates = [], []
         for _ in range(REPEATS):  # alternate, so both see the same machine load
-            raw_rates.append(_raw_decode_rate(raw, prompt_tokens)[0])
+            with model.lock:
+                raw_rates.append(_raw_decode_rate(model.llm, prompt_tokens)[0])
             rt_rates.append(_runtime_decode_rate(client, assistant.id)[0])
-    raw.close()
+        threads = model.n_threads
     r_raw, r_rt = median(raw_rates), median(rt_rates)
-    rows.append(["raw llama-cpp-python (create_completion, stream)", r_raw, 1.0])
-    rows.append(["runtime (HTTP + SSE + SDK stream)", r_rt, r_rt / r_raw])
-    return table(f"(a) streaming decode, {DECODE_TOKENS} tokens, median of {REPEATS} (goal: ratio >= 0.97)",
-                 ["path", "tokens/s", "ratio vs raw"], rows)
+    rows = [["raw llama-cpp-python (create_completion, stream)", r_raw, 1.0],
+            ["runtime (HTTP + SSE + SDK stream)", r_rt, r_rt / r_raw]]
+    return table(f"(a) streaming decode, {DECODE_TOKENS} tokens, {threads} llama.cpp threads, median of "
+                 f"{REPEATS} (goal: ratio >= 0.97)", ["path", "tokens/s", "ratio vs raw"], rows)
 
 
 def _history(n_pairs: int) -> list[dict]:
