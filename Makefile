@@ -20,9 +20,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PY) -m pip install --upgrade "pip>=24"
-	$(PY) -m pip install -e ".[test]"
+	$(PY) -m pip install -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -23,6 +23,20 @@ def sdk_client(base_url: str, **kwargs) -> openai.OpenAI:
                          _strict_response_validation=True, **kwargs)
 
 
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One server per test module, for tests that do not need an empty database."""
+    with LocalAssistants(make_settings(tmp_path_factory.mktemp("shared"))) as la:
+        yield la
+
+
+@pytest.fixture(scope="module")
+def shared_client(shared_server):
+    c = sdk_client(shared_server.base_url)
+    yield c
+    c.close()
+
+
 @pytest.fixture
 def server(tmp_path):
     with LocalAssistants(make_settings(tmp_path)) as la:

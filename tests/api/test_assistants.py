@@ -12,19 +12,6 @@ from local_assistants import LocalAssistants
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory):
-    """One server for the tests that do not need an empty database (starting one per test is slow)."""
-    with LocalAssistants(make_settings(tmp_path_factory.mktemp("assistants"))) as la:
-        yield la
-
-
-@pytest.fixture(scope="module")
-def shared_client(shared_server):
-    c = sdk_client(shared_server.base_url)
-    yield c
-    c.close()
-
 FUNCTION_TOOL = {
     "type": "function",
     "function": {

@@ -5,24 +5,8 @@ from __future__ import annotations
 import openai
 import pytest
 
-from conftest import make_settings, sdk_client
-from local_assistants import LocalAssistants
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory):
-    """One server for the module: every test works in threads of its own (one server per test is slow)."""
-    with LocalAssistants(make_settings(tmp_path_factory.mktemp("threads"))) as la:
-        yield la
-
-
-@pytest.fixture(scope="module")
-def shared_client(shared_server):
-    c = sdk_client(shared_server.base_url)
-    yield c
-    c.close()
 
 
 def _texts(messages) -> list[str]:

@@ -129,6 +129,29 @@ def follow_up_ttft(models_dir: Path) -> str:
                  ["threads taking turns", "prompt tokens", "cold TTFT ms", "follow-up TTFT ms", "speed-up"], rows)
 
 
+def cancel_latency(models_dir: Path, trials: int = 5) -> str:
+    """From the cancel request to the stream's ``thread.run.cancelled``, mid-generation."""
+    waits = []
+    with tempfile.TemporaryDirectory() as tmp, LocalAssistants(_settings(Path(tmp), models_dir)) as la:
+        client = la.client
+        assistant = client.beta.assistants.create(model="smollm2-135m-instruct", instructions="Write at length.")
+        for _ in range(trials):
+            thread = client.beta.threads.create(messages=[{"role": "user", "content": PROMPT}])
+            deltas = 0
+            with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id,
+                                                 max_completion_tokens=2000, temperature=1.0) as stream:
+                for event in stream:
+                    if event.event == "thread.message.delta":
+                        deltas += 1
+                        if deltas == 20:
+                            asked = time.perf_counter()
+                            client.beta.threads.runs.cancel(stream.current_run.id, thread_id=thread.id)
+                    if event.event == "thread.run.cancelled":
+                        waits.append((time.perf_counter() - asked) * 1000)
+    return table("(c) cancel mid-generation: request to thread.run.cancelled (goal: within a second)",
+                 ["trials", "ms p50", "ms max"], [[len(waits), median(waits), max(waits)]])
+
+
 def main(models_dir: Path) -> list[str]:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    return [decode_throughput(models_dir), follow_up_ttft(models_dir)]
+    return [decode_throughput(models_dir), follow_up_ttft(models_dir), cancel_latency(models_dir)]

@@ -16,8 +16,10 @@ kept (cut with a marker when it alone is too big); items of one group (a tool
 call and its output) are kept or dropped together; order is preserved; the
 result is deterministic.
 
-Retrieved file-search chunks and code-interpreter outputs enter as items of the
-run (``run_items``), newest, so they pass through the same budget.
+Retrieved file-search chunks, tool calls and code-interpreter outputs are items
+too: what the current run produced comes newest in ``newest_first`` (see
+``ThreadHistory.newest_first(run_items=...)``), so it passes through the same
+budget, right after the newest user message in priority.
 """
 
 from __future__ import annotations

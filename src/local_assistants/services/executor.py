@@ -104,8 +104,12 @@ class RunExecutor:
                 "run without forcing that tool."
             )
 
-    def _prompt(self, run: dict, model) -> tuple[list[int], dict]:
-        """The exact tokens the model is given, fitted to the budget."""
+    def _prompt(self, run: dict, model, run_items=()) -> tuple[list[int], dict]:
+        """The exact tokens the model is given, fitted to the budget.
+
+        ``run_items``: what this run produced so far (tool calls, outputs, retrieved
+        chunks) as window items, oldest first; they enter the window as its newest items.
+        """
         fixed = [{"role": "system", "content": run["instructions"]}] if run["instructions"] else []
         count = model.count_tokens
         overhead = model.template.message_overhead(count)
@@ -116,7 +120,7 @@ class RunExecutor:
         strategy = Strategy.from_request(run.get("truncation_strategy"))
         shrink = 0
         while True:
-            window = build_window(fixed_tokens=fixed_tokens, newest_first=history.newest_first(),
+            window = build_window(fixed_tokens=fixed_tokens, newest_first=history.newest_first(run_items),
                                   budget=budget - shrink, strategy=strategy, first_user=history.first_user(),
                                   count=count, overhead=overhead)
             tokens = model.tokenize_prompt(model.format(render_items(fixed, window.items)))

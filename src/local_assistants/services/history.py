@@ -7,7 +7,7 @@ window therefore never re-tokenizes history and never loads a whole thread.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from ..core.prompt import content_text
 from ..core.window import WindowItem
@@ -24,7 +24,14 @@ class ThreadHistory:
         self.count = count
         self.overhead = overhead
 
-    def newest_first(self) -> Iterator[WindowItem]:
+    def newest_first(self, run_items: Sequence[WindowItem] = ()) -> Iterator[WindowItem]:
+        """The thread's items, newest first, preceded by ``run_items``.
+
+        ``run_items`` (oldest first) is where what the current run produced enters the
+        window: tool calls and their outputs, file-search chunks, code-interpreter logs.
+        Give a call and its output one ``group`` so they are kept or dropped together.
+        """
+        yield from reversed(run_items)
         after = None
         while True:
             page = self.store.list("messages", ListQuery(limit=PAGE, order="desc", after=after,

@@ -10,9 +10,9 @@ from typing import Any, Callable
 
 from ..core import run_state
 from ..core import validation as v
-from ..errors import InvalidRequestError, InvalidStateError
+from ..errors import InvalidRequestError, InvalidStateError, NotFoundError
 from ..ids import new_id
-from .base import ResourceService
+from .base import ResourceService, list_query
 from .messages import MessagesService
 from .threads import ThreadsService
 
@@ -84,8 +84,6 @@ class RunsService(ResourceService):
             raise InvalidRequestError("Missing required parameter: 'assistant_id'.", param="assistant_id")
         assistant = self.store.get("assistants", assistant_id)
         if assistant is None:
-            from ..errors import NotFoundError
-
             raise NotFoundError(f"No assistant found with id '{assistant_id}'.")
         return assistant
 
@@ -202,15 +200,11 @@ class RunsService(ResourceService):
         self.retrieve(thread_id, run_id)
         step = self.store.get("run_steps", step_id)
         if step is None or step["run_id"] != run_id:
-            from ..errors import NotFoundError
-
             raise NotFoundError(f"No run step found with id '{step_id}'.")
         return step
 
 
 def _page_query(page: dict, run_id: str):
-    from .base import list_query
-
     return list_query(page.get("limit"), page.get("order"), page.get("after"), page.get("before"),
                       where={"run_id": run_id})
 
