@@ -37,6 +37,7 @@ def llama_factory(settings: Settings):
             n_gpu_layers=settings.n_gpu_layers,
             seed=settings.seed,
             kv_cache_bytes=settings.kv_cache_bytes,
+            repeat_penalty=settings.repeat_penalty,
         )
 
     return build
@@ -68,7 +69,8 @@ class Runtime:
                                 requires_action_expiry_s=self.settings.requires_action_expiry_s, clock=clock)
         self.executor = RunExecutor(self.runs, self.model_pool,
                                     default_max_completion_tokens=self.settings.default_max_completion_tokens,
-                                    publish=self.events.publish)
+                                    publish=self.events.publish,
+                                    requires_action_expiry_s=self.settings.requires_action_expiry_s)
         self.worker = RunWorker(self.executor)
         self.runs.enqueue = self.worker.enqueue
         self.runs.request_cancel = self.executor.request_cancel

@@ -93,7 +93,7 @@ class LlamaChatModel:
 
     def __init__(self, path: Path, *, name: str, chat_format: str | None = None, n_ctx: int = 8192,
                  n_threads: int = 0, n_gpu_layers: int = 0, seed: int = 0,
-                 kv_cache_bytes: int = 1 << 30):
+                 kv_cache_bytes: int = 1 << 30, repeat_penalty: float = 1.1):
         self.path = Path(path)
         self.name = name
         self.chat_format = chat_format
@@ -104,6 +104,7 @@ class LlamaChatModel:
         self.n_threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
         self.n_gpu_layers = n_gpu_layers
         self.seed = seed
+        self.repeat_penalty = repeat_penalty
         self.states = StateCache(kv_cache_bytes)
         self.lock = threading.RLock()
         self._llm = None
@@ -180,16 +181,41 @@ class LlamaChatModel:
     # -- generation ---------------------------------------------------------
     def generate(self, prompt_tokens: list[int], *, max_tokens: int, temperature: float = 0.2,
                  top_p: float = 1.0, grammar: str | None = None, stop: Sequence[str] = (),
-                 should_stop: Callable[[], bool] | None = None) -> Generation:
-        """Decode up to ``max_tokens`` after ``prompt_tokens``, streaming text pieces."""
+                 should_stop: Callable[[], bool] | None = None,
+                 release_grammar: Callable[[str], bool] | None = None,
+                 repeat_penalty: float | None = None) -> Generation:
+        """Decode up to ``max_tokens`` after ``prompt_tokens``, streaming text pieces.
+
+        ``grammar`` (GBNF) constrains the output; once ``release_grammar(text so far)``
+        is true, decoding goes on unconstrained (grammar sampling checks the whole
+        vocabulary at every token, which roughly halves the decode rate).
+        ``repeat_penalty`` overrides the model's until the grammar is released (tool
+        calls repeat their own framing tokens, which a penalty would discourage).
+        """
         gen = Generation(iter(()))
         gen._pieces = self._decode(gen, list(prompt_tokens), max_tokens, temperature, top_p, grammar,
-                                   list(stop) or self.template.stop, should_stop)
+                                   list(stop) or self.template.stop, should_stop, release_grammar,
+                                   self.repeat_penalty if repeat_penalty is None else repeat_penalty)
         return gen
+
+    def schema_to_grammar(self, schema: dict) -> str:
+        """GBNF for a JSON schema, by llama.cpp's own converter."""
+        import json
+
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+        return json_schema_to_gbnf(json.dumps(schema))
+
+    @property
+    def json_object_grammar(self) -> str:
+        from llama_cpp.llama_grammar import JSON_GBNF
+
+        return JSON_GBNF
 
     def _decode(self, gen: Generation, prompt: list[int], max_tokens: int, temperature: float,
                 top_p: float, grammar_text: str | None, stop: list[str],
-                should_stop: Callable[[], bool] | None) -> Iterator[str]:
+                should_stop: Callable[[], bool] | None,
+                release_grammar: Callable[[str], bool] | None, penalty: float) -> Iterator[str]:
         with self.lock:
             llm = self.llm
             if len(prompt) + 1 > llm.n_ctx():
@@ -217,13 +243,16 @@ class LlamaChatModel:
             if max_tokens == 0:
                 gen.completion = Completion("", len(prompt), 0, "length")
                 return
-            for token in llm.generate(prompt, temp=temperature, top_p=top_p, grammar=grammar,
-                                      repeat_penalty=1.0):
+            tokens = llm.generate(prompt, temp=temperature, top_p=top_p, grammar=grammar,
+                                  repeat_penalty=penalty)
+            constrained = grammar is not None
+            for token in _follow(lambda: tokens):
                 if lc.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
                     break
                 out_tokens.append(token)
-                pending += llm.detokenize([token], prev_tokens=prompt + out_tokens[:-1])
+                prev = (prompt[-4:] + out_tokens[-5:-1])[-4:]  # enough context for leading spaces
+                pending += llm.detokenize([token], prev_tokens=prev)
                 try:
                     piece = pending.decode("utf-8")
                     pending = b""
@@ -247,6 +276,12 @@ class LlamaChatModel:
                 if should_stop is not None and should_stop():
                     finish = "cancelled"
                     break
+                if constrained and release_grammar is not None and release_grammar(text + held):
+                    # Continue from the same context (the KV prefix is reused) without the grammar.
+                    tokens.close()
+                    tokens = llm.generate(prompt + out_tokens, temp=temperature, top_p=top_p,
+                                          repeat_penalty=self.repeat_penalty)
+                    constrained = False
             if held:
                 text += held
                 yield held
@@ -287,6 +322,15 @@ class LlamaChatModel:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+
+
+def _follow(current: Callable[[], Iterator[int]]) -> Iterator[int]:
+    """Tokens from whichever generator ``current()`` names now (it may be swapped mid-way)."""
+    while True:
+        try:
+            yield next(current())
+        except StopIteration:
+            return
 
 
 def _find_stop(text: str, stops: Sequence[str]) -> int | None:

@@ -80,6 +80,20 @@ async def cancel_run(thread_id: str, run_id: str, request: Request):
     return _with_poll_hint(request, await call(runtime(request).runs.cancel, thread_id, run_id))
 
 
+@router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
+async def submit_tool_outputs(thread_id: str, run_id: str, request: Request):
+    rt = runtime(request)
+    body = await json_body(request, frozenset({"tool_outputs", "stream"}), required=("tool_outputs",))
+    stream = _stream_flag(body)
+    run, step = await call(rt.runs.submit_tool_outputs, thread_id, run_id, start=False, **body)
+    if not stream:
+        rt.worker.enqueue(run_id)
+        return _with_poll_hint(request, run)
+    sub = rt.events.subscribe(run_id, asyncio.get_running_loop())
+    rt.worker.enqueue(run_id)
+    return sse_response(run_events(sub, [("thread.run.step.completed", step), ("thread.run.queued", run)]))
+
+
 @router.get("/threads/{thread_id}/runs/{run_id}/steps")
 async def list_steps(thread_id: str, run_id: str, request: Request):
     page = await call(runtime(request).runs.list_steps, thread_id, run_id, **page_params(request))

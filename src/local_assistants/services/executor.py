@@ -6,6 +6,8 @@ streaming client and a polling client see the same objects.
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import threading
 from typing import Any
@@ -14,6 +16,9 @@ from ..core import run_state
 from ..core.window import Strategy, WindowError, budget_for, build_window, render_items
 from ..errors import LocalAssistantsError
 from ..ids import new_id, now_s
+from ..core.jsonrepair import close_json
+from ..core.toolcalls import CallStream, starts_tool_call
+from ..tools.functions import MAX_TOOL_ROUNDS, SUPPORTED_TOOLS, plan_turn, replay_items
 from .history import ThreadHistory
 
 log = logging.getLogger(__name__)
@@ -22,13 +27,16 @@ DEFAULT_TEMPERATURE = 1.0
 
 
 class RunExecutor:
-    def __init__(self, runs, models, *, default_max_completion_tokens: int, publish):
+    def __init__(self, runs, models, *, default_max_completion_tokens: int, publish,
+                 requires_action_expiry_s: int = 600, supported_tools: frozenset[str] = SUPPORTED_TOOLS):
         self.runs = runs
         self.store = runs.store
         self.messages = runs.messages
         self.models = models
         self.default_max_completion_tokens = default_max_completion_tokens
         self.publish = publish
+        self.requires_action_expiry_s = requires_action_expiry_s
+        self.supported_tools = supported_tools
         self._cancel: set[str] = set()
         self._cancel_lock = threading.Lock()
 
@@ -70,25 +78,36 @@ class RunExecutor:
         if run is None or run["status"] != run_state.QUEUED:
             return
         run = self._run_to(run, run_state.IN_PROGRESS)
-        step = message = None
+        turn = _Turn()
         try:
             self._refuse_unsupported_tools(run)
             model = self.models.get(run["model"])
-            prompt, window_info = self._prompt(run, model)
-            step = self._new_step(run)
-            message = self._new_message(run)
-            self._generate(run, model, prompt, step, message)
+            steps = self.store.find("run_steps", run_id=run_id)
+            rounds = sum(1 for s in steps if s["type"] == "tool_calls")
+            plan = plan_turn(run, model, rounds_done=rounds, supported=self.supported_tools)
+            overhead = model.template.message_overhead(model.count_tokens)
+            prompt = self._prompt(run, model, plan.system_section,
+                                  replay_items(steps, model.count_tokens, overhead))
+            used = sum((s.get("usage") or {}).get("completion_tokens", 0) for s in steps)
+            answered = _answered_calls(steps)
+            self._turn(run, model, prompt, plan, turn, used, answered)
+            if turn.repeat:
+                # The model only repeated calls it already has outputs for: it must answer now.
+                plan = plan_turn(run, model, rounds_done=MAX_TOOL_ROUNDS, supported=self.supported_tools)
+                prompt = self._prompt(run, model, plan.system_section,
+                                      replay_items(steps, model.count_tokens, overhead))
+                self._turn(run, model, prompt, plan, turn, used + turn.wasted["completion_tokens"], answered)
         except WindowError as err:
             if err.reason == "max_prompt_tokens":
-                self._run_to(self._fresh(run), run_state.INCOMPLETE, incomplete_details={"reason": "max_prompt_tokens"},
-                             usage=_usage(0, 0))
+                self._finish(self._fresh(run), run_state.INCOMPLETE,
+                             incomplete_details={"reason": "max_prompt_tokens"})
             else:
-                self._fail(run, step, message, "invalid_prompt", str(err))
+                self._fail(run, turn, "invalid_prompt", str(err))
         except LocalAssistantsError as err:
-            self._fail(self._fresh(run), step, message, "server_error", err.message)
+            self._fail(self._fresh(run), turn, "server_error", err.message)
         except Exception as err:  # a bug or a native failure: the run fails, the server goes on
             log.exception("run %s failed", run_id)
-            self._fail(self._fresh(run), step, message, "server_error", f"{type(err).__name__}: {err}")
+            self._fail(self._fresh(run), turn, "server_error", f"{type(err).__name__}: {err}")
         finally:
             with self._cancel_lock:
                 self._cancel.discard(run_id)
@@ -98,19 +117,31 @@ class RunExecutor:
 
     def _refuse_unsupported_tools(self, run: dict) -> None:
         choice = run.get("tool_choice")
-        if isinstance(choice, dict) and choice.get("type") in ("code_interpreter", "file_search", "function"):
+        if isinstance(choice, dict) and choice.get("type") not in self.supported_tools:
             raise LocalAssistantsError(
                 f"tool_choice {choice['type']!r} is not supported by this server yet; "
                 "run without forcing that tool."
             )
 
-    def _prompt(self, run: dict, model, run_items=()) -> tuple[list[int], dict]:
+    def _usage_so_far(self, run_id: str) -> dict:
+        steps = self.store.find("run_steps", run_id=run_id)
+        prompt = sum((s.get("usage") or {}).get("prompt_tokens", 0) for s in steps)
+        completion = sum((s.get("usage") or {}).get("completion_tokens", 0) for s in steps)
+        return _usage(prompt, completion)
+
+    def _finish(self, run: dict, status: str, **fields: Any) -> dict:
+        """A terminal status, with the run's usage summed over its steps."""
+        return self._run_to(run, status, usage=self._usage_so_far(run["id"]), **fields)
+
+    def _prompt(self, run: dict, model, system_section: str = "", run_items=()) -> list[int]:
         """The exact tokens the model is given, fitted to the budget.
 
+        ``system_section``: tool descriptions appended to the instructions.
         ``run_items``: what this run produced so far (tool calls, outputs, retrieved
         chunks) as window items, oldest first; they enter the window as its newest items.
         """
-        fixed = [{"role": "system", "content": run["instructions"]}] if run["instructions"] else []
+        system = "\n\n".join(p for p in (run["instructions"], system_section) if p)
+        fixed = [{"role": "system", "content": system}] if system else []
         count = model.count_tokens
         overhead = model.template.message_overhead(count)
         fixed_tokens = len(model.tokenize_prompt(model.template.render(fixed, add_generation_prompt=True)))
@@ -125,11 +156,177 @@ class RunExecutor:
                                   count=count, overhead=overhead)
             tokens = model.tokenize_prompt(model.format(render_items(fixed, window.items)))
             if len(tokens) <= budget:
-                return tokens, {"items": len(window.items), "truncated": window.truncated}
+                return tokens
             # The stored counts are per message; the template can add a few tokens: tighten and retry.
             shrink += len(tokens) - budget + 8
 
-    def _new_step(self, run: dict) -> dict:
+    def _turn(self, run: dict, model, prompt: list[int], plan, turn: "_Turn", used: int,
+              answered: set[tuple[str, str]]) -> None:
+        """One model turn: it either answers (a message) or calls tools (a tool_calls step).
+
+        A call that repeats one already made (in this turn, or answered earlier in the
+        run) ends the turn's decoding: small models otherwise loop on their tools.  If
+        the model made no new call at all, ``turn.repeat`` is set and nothing is written.
+        """
+        turn.repeat = False
+        turn.stop = False
+        limit = self.default_max_completion_tokens
+        if run["max_completion_tokens"]:
+            limit = run["max_completion_tokens"] - used
+            if limit <= 0:
+                self._finish(self._fresh(run), run_state.INCOMPLETE,
+                             incomplete_details={"reason": "max_completion_tokens"})
+                return
+        temperature = run["temperature"] if run["temperature"] is not None else DEFAULT_TEMPERATURE
+        top_p = run["top_p"] if run["top_p"] is not None else 1.0
+        grammar = plan.grammar
+        release = None
+        if grammar is not None and grammar.free_after_first:
+            release = lambda text: bool(text) and not starts_tool_call(text)  # noqa: E731
+        generation = model.generate(prompt, max_tokens=limit, temperature=temperature, top_p=top_p,
+                                    grammar=grammar.text if grammar else None, release_grammar=release,
+                                    repeat_penalty=1.0 if plan.can_call else None,
+                                    should_stop=lambda: turn.stop or self.cancel_requested(run["id"]))
+        pieces = iter(generation)
+        head = ""
+        for piece in pieces:  # the first characters decide: an answer or tool calls
+            head += piece
+            if head:
+                break
+        rest = itertools.chain([head] if head else [], pieces)
+        if plan.can_call and starts_tool_call(head):
+            self._tool_calls_turn(run, rest, generation, turn, answered)
+        else:
+            self._message_turn(run, rest, generation, turn, json_answer=plan.json_answer)
+
+    def _message_turn(self, run: dict, pieces, generation, turn: "_Turn", json_answer: bool = False) -> None:
+        step = turn.step = self._new_step(run, "message_creation")
+        message = turn.message = self._new_message(run)
+        step["step_details"]["message_creation"]["message_id"] = message["id"]
+        with self.store.transaction():
+            self.store.insert("run_steps", step, thread_id=step["thread_id"], run_id=step["run_id"])
+            self.messages.insert(message)
+        self.publish(run["id"], "thread.run.step.created", step)
+        self.publish(run["id"], "thread.run.step.in_progress", step)
+        self.publish(run["id"], "thread.message.created", message)
+        self.publish(run["id"], "thread.message.in_progress", message)
+
+        first = True
+        for piece in pieces:
+            part: dict = {"index": 0, "type": "text", "text": {"value": piece}}
+            if first:
+                part["text"]["annotations"] = []
+                first = False
+            self.publish(run["id"], "thread.message.delta",
+                         {"id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}})
+        done = generation.completion
+        usage = _add_usage(_usage(done.prompt_tokens, done.completion_tokens), turn.wasted)
+        text = done.text
+        if json_answer and done.finish_reason == "length":
+            text = close_json(text) or text  # still incomplete, but parseable
+        message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
+        now = self.now()
+
+        if done.finish_reason == "cancelled" or self.cancel_requested(run["id"]):
+            message.update(status="incomplete", incomplete_at=now, incomplete_details={"reason": "run_cancelled"})
+            self._save_message(message, "thread.message.incomplete")
+            step.update(status="cancelled", cancelled_at=now, usage=usage)
+            self._save_step(step, "thread.run.step.cancelled")
+            self._finish(self._fresh(run), run_state.CANCELLED)
+            return
+        if done.finish_reason == "length":
+            message.update(status="incomplete", incomplete_at=now, incomplete_details={"reason": "max_tokens"})
+            self._save_message(message, "thread.message.incomplete")
+            step.update(status="completed", completed_at=now, usage=usage)
+            self._save_step(step, "thread.run.step.completed")
+            self._finish(self._fresh(run), run_state.INCOMPLETE,
+                         incomplete_details={"reason": "max_completion_tokens"})
+            return
+        message.update(status="completed", completed_at=now)
+        self._save_message(message, "thread.message.completed")
+        step.update(status="completed", completed_at=now, usage=usage)
+        self._save_step(step, "thread.run.step.completed")
+        self._finish(self._fresh(run), run_state.COMPLETED)
+
+    def _tool_calls_turn(self, run: dict, pieces, generation, turn: "_Turn",
+                         answered: set[tuple[str, str]]) -> None:
+        """Calls are published one by one as each is complete (its id, name and argument
+        chunks as OpenAI sends them), so a repeated call is dropped before anyone saw it."""
+        reader = CallStream()
+        pending: dict[int, list] = {}
+        seen = set(answered)
+        kept: list[dict] = []
+        for piece in pieces:
+            if turn.stop:
+                continue  # drain: the decoder stops at its next token
+            for event in reader.feed(piece):
+                pending.setdefault(event.index, []).append(event)
+                if event.kind != "end":
+                    continue
+                events = pending.pop(event.index)
+                key = _call_key(event.call.name, event.call.arguments)
+                if key in seen:
+                    turn.stop = True
+                    break
+                seen.add(key)
+                self._publish_call(run, turn, kept, events)
+        done = generation.completion
+        usage = _add_usage(_usage(done.prompt_tokens, done.completion_tokens), turn.wasted)
+        now = self.now()
+        if self.cancel_requested(run["id"]):
+            if turn.step is not None:
+                turn.step.update(status="cancelled", cancelled_at=now, usage=usage)
+                self._save_step(turn.step, "thread.run.step.cancelled")
+            self._finish(self._fresh(run), run_state.CANCELLED)
+            return
+        if not kept:
+            if turn.stop:  # only repeats of answered calls: the model must answer instead
+                turn.repeat = True
+                turn.wasted = usage
+                return
+            # The token limit fell inside the first call.
+            step = turn.step = self._new_step(run, "tool_calls")
+            step.update(status="failed", failed_at=now, usage=usage, last_error={
+                "code": "server_error", "message": "The model reached its token limit inside a tool call."})
+            self.store.insert("run_steps", step, thread_id=step["thread_id"], run_id=step["run_id"])
+            self._finish(self._fresh(run), run_state.INCOMPLETE,
+                         incomplete_details={"reason": "max_completion_tokens"})
+            return
+        step = turn.step
+        step["step_details"]["tool_calls"] = kept
+        step["usage"] = usage
+        self._save_step(step)
+        required = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
+            {"id": c["id"], "type": "function",
+             "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
+            for c in kept]}}
+        self._run_to(self._fresh(run), run_state.REQUIRES_ACTION, required_action=required,
+                     expires_at=now + self.requires_action_expiry_s)
+
+    def _publish_call(self, run: dict, turn: "_Turn", kept: list[dict], events: list) -> None:
+        """Create the tool_calls step on the first call; then the call's deltas."""
+        if turn.step is None:
+            step = turn.step = self._new_step(run, "tool_calls")
+            self.store.insert("run_steps", step, thread_id=step["thread_id"], run_id=step["run_id"])
+            self.publish(run["id"], "thread.run.step.created", step)
+            self.publish(run["id"], "thread.run.step.in_progress", step)
+        index = len(kept)
+        call = events[-1].call
+        call_id = new_id("call")
+        kept.append({"id": call_id, "type": "function",
+                     "function": {"name": call.name, "arguments": call.arguments, "output": None}})
+        for event in events:
+            if event.kind == "start":
+                delta = _call_start_delta(event, call_id, index)
+            elif event.kind == "chunk":
+                delta = _call_chunk_delta(event, index)
+            else:
+                continue
+            self.publish(run["id"], "thread.run.step.delta",
+                         {"id": turn.step["id"], "object": "thread.run.step.delta",
+                          "delta": {"step_details": {"type": "tool_calls", "tool_calls": [delta]}}})
+
+    def _new_step(self, run: dict, kind: str) -> dict:
         step = {
             "id": new_id("step"),
             "object": "thread.run.step",
@@ -137,14 +334,15 @@ class RunExecutor:
             "run_id": run["id"],
             "assistant_id": run["assistant_id"],
             "thread_id": run["thread_id"],
-            "type": "message_creation",
+            "type": kind,
             "status": "in_progress",
             "cancelled_at": None,
             "completed_at": None,
             "expired_at": None,
             "failed_at": None,
             "last_error": None,
-            "step_details": {"type": "message_creation", "message_creation": {"message_id": None}},
+            "step_details": ({"type": "message_creation", "message_creation": {"message_id": None}}
+                             if kind == "message_creation" else {"type": "tool_calls", "tool_calls": []}),
             "usage": None,
             "metadata": {},
         }
@@ -168,57 +366,9 @@ class RunExecutor:
             "metadata": {},
         }
 
-    def _generate(self, run: dict, model, prompt: list[int], step: dict, message: dict) -> None:
-        step["step_details"]["message_creation"]["message_id"] = message["id"]
-        with self.store.transaction():
-            self.store.insert("run_steps", step, thread_id=step["thread_id"], run_id=step["run_id"])
-            self.messages.insert(message)
-        self.publish(run["id"], "thread.run.step.created", step)
-        self.publish(run["id"], "thread.run.step.in_progress", step)
-        self.publish(run["id"], "thread.message.created", message)
-        self.publish(run["id"], "thread.message.in_progress", message)
-
-        limit = run["max_completion_tokens"] or self.default_max_completion_tokens
-        temperature = run["temperature"] if run["temperature"] is not None else DEFAULT_TEMPERATURE
-        top_p = run["top_p"] if run["top_p"] is not None else 1.0
-        generation = model.generate(prompt, max_tokens=limit, temperature=temperature, top_p=top_p,
-                                    should_stop=lambda: self.cancel_requested(run["id"]))
-        first = True
-        for piece in generation:
-            part: dict = {"index": 0, "type": "text", "text": {"value": piece}}
-            if first:
-                part["text"]["annotations"] = []
-                first = False
-            self.publish(run["id"], "thread.message.delta",
-                         {"id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}})
-        done = generation.completion
-        usage = _usage(done.prompt_tokens, done.completion_tokens)
-        message["content"] = [{"type": "text", "text": {"value": done.text, "annotations": []}}]
+    def _fail(self, run: dict, turn: "_Turn", code: str, text: str) -> None:
         now = self.now()
-
-        if done.finish_reason == "cancelled" or self.cancel_requested(run["id"]):
-            message.update(status="incomplete", incomplete_at=now, incomplete_details={"reason": "run_cancelled"})
-            self._save_message(message, "thread.message.incomplete")
-            step.update(status="cancelled", cancelled_at=now, usage=usage)
-            self._save_step(step, "thread.run.step.cancelled")
-            self._run_to(self._fresh(run), run_state.CANCELLED, usage=usage)
-            return
-        if done.finish_reason == "length":
-            message.update(status="incomplete", incomplete_at=now, incomplete_details={"reason": "max_tokens"})
-            self._save_message(message, "thread.message.incomplete")
-            step.update(status="completed", completed_at=now, usage=usage)
-            self._save_step(step, "thread.run.step.completed")
-            self._run_to(self._fresh(run), run_state.INCOMPLETE, usage=usage,
-                         incomplete_details={"reason": "max_completion_tokens"})
-            return
-        message.update(status="completed", completed_at=now)
-        self._save_message(message, "thread.message.completed")
-        step.update(status="completed", completed_at=now, usage=usage)
-        self._save_step(step, "thread.run.step.completed")
-        self._run_to(self._fresh(run), run_state.COMPLETED, usage=usage)
-
-    def _fail(self, run: dict, step: dict | None, message: dict | None, code: str, text: str) -> None:
-        now = self.now()
+        message, step = turn.message, turn.step
         if message is not None and self.store.get("messages", message["id"]) is not None:
             message.update(status="incomplete", incomplete_at=now, incomplete_details={"reason": "run_failed"})
             self._save_message(message, "thread.message.incomplete")
@@ -226,7 +376,52 @@ class RunExecutor:
             step.update(status="failed", failed_at=now, last_error={"code": "server_error", "message": text})
             self._save_step(step, "thread.run.step.failed")
         if run_state.can_transition(run["status"], run_state.FAILED):
-            self._run_to(run, run_state.FAILED, last_error={"code": code, "message": text})
+            self._finish(run, run_state.FAILED, last_error={"code": code, "message": text})
+
+
+class _Turn:
+    """What a turn has written so far (for failing it cleanly), and whether it only
+    repeated answered calls (``wasted``: the usage of that discarded decode)."""
+
+    step: dict | None = None
+    message: dict | None = None
+    repeat: bool = False
+    stop: bool = False
+    wasted: dict | None = None
+
+
+def _call_key(name: str, arguments: str) -> tuple[str, str]:
+    try:
+        return name, json.dumps(json.loads(arguments), sort_keys=True)
+    except ValueError:
+        return name, arguments
+
+
+def _answered_calls(steps: list[dict]) -> set[tuple[str, str]]:
+    return {_call_key(c["function"]["name"], c["function"]["arguments"])
+            for s in steps if s["type"] == "tool_calls" and s["status"] == "completed"
+            for c in s["step_details"]["tool_calls"] if c["type"] == "function"}
+
+
+def _add_usage(a: dict, b: dict | None) -> dict:
+    if not b:
+        return a
+    return _usage(a["prompt_tokens"] + b["prompt_tokens"], a["completion_tokens"] + b["completion_tokens"])
+
+
+def _call_start_delta(event, call_id: str, index: int) -> dict:
+    # Id, type and name are sent once: the SDK concatenates strings when merging deltas.
+    if event.call.kind == "code_interpreter":
+        return {"index": index, "id": call_id, "type": "code_interpreter",
+                "code_interpreter": {"input": "", "outputs": []}}
+    return {"index": index, "id": call_id, "type": "function",
+            "function": {"name": event.call.name, "arguments": "", "output": None}}
+
+
+def _call_chunk_delta(event, index: int) -> dict:
+    if event.call.kind == "code_interpreter":
+        return {"index": index, "type": "code_interpreter", "code_interpreter": {"input": event.chunk}}
+    return {"index": index, "type": "function", "function": {"arguments": event.chunk}}
 
 
 def _usage(prompt: int, completion: int) -> dict:

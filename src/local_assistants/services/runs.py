@@ -191,6 +191,59 @@ class RunsService(ResourceService):
         self.publish(run_id, "thread.run.cancelled", run)
         return run
 
+    # -- function calling -----------------------------------------------------
+    def submit_tool_outputs(self, thread_id: str, run_id: str, *, tool_outputs: Any = None,
+                            start: bool = True, stream: Any = None) -> tuple[dict, dict]:
+        """Fill the outputs into the waiting tool_calls step and queue the run again.
+
+        Returns the run (queued) and the completed step."""
+        if not isinstance(tool_outputs, list):
+            raise InvalidRequestError("Missing required parameter: 'tool_outputs'.", param="tool_outputs")
+        with self.store.transaction():
+            run = self.retrieve(thread_id, run_id)
+            if run["status"] != run_state.REQUIRES_ACTION:
+                raise InvalidStateError(
+                    f"Runs in status \"{run['status']}\" do not accept tool outputs.", param=None
+                )
+            expected = [c["id"] for c in run["required_action"]["submit_tool_outputs"]["tool_calls"]]
+            outputs: dict[str, str] = {}
+            for i, item in enumerate(tool_outputs):
+                p = f"tool_outputs[{i}]"
+                if not isinstance(item, dict) or not isinstance(item.get("tool_call_id"), str):
+                    raise InvalidRequestError(f"Missing required parameter: '{p}.tool_call_id'.",
+                                              param=f"{p}.tool_call_id")
+                call_id = item["tool_call_id"]
+                if call_id not in expected:
+                    raise InvalidRequestError(
+                        f"Invalid '{p}.tool_call_id': no tool call with id '{call_id}' is waiting for output.",
+                        param=f"{p}.tool_call_id")
+                if call_id in outputs:
+                    raise InvalidRequestError(f"Duplicate output for tool call '{call_id}'.",
+                                              param=f"{p}.tool_call_id")
+                output = item.get("output")
+                if output is not None and not isinstance(output, str):
+                    raise InvalidRequestError(f"Invalid type for '{p}.output': expected a string.",
+                                              param=f"{p}.output")
+                outputs[call_id] = output or ""
+            missing = [c for c in expected if c not in outputs]
+            if missing:
+                raise InvalidRequestError(
+                    f"Expected tool outputs for call_ids {expected}, got {list(outputs)}.", param="tool_outputs")
+            step = next(s for s in self.store.find("run_steps", run_id=run_id)
+                        if s["type"] == "tool_calls" and s["status"] == "in_progress")
+            for call in step["step_details"]["tool_calls"]:
+                call["function"]["output"] = outputs[call["id"]]
+            now = self.now()
+            step.update(status="completed", completed_at=now)
+            self.store.update("run_steps", step, thread_id=thread_id, run_id=run_id)
+            run = run_state.transition(run, run_state.QUEUED, now)
+            self.save(run)
+        self.publish(run_id, "thread.run.step.completed", step)
+        self.publish(run_id, "thread.run.queued", run)
+        if start:
+            self.enqueue(run_id)
+        return run, step
+
     # -- steps --------------------------------------------------------------
     def list_steps(self, thread_id: str, run_id: str, **page: Any):
         self.retrieve(thread_id, run_id)

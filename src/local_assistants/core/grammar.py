@@ -1,0 +1,186 @@
+"""GBNF grammars for constrained decoding, composed from pieces.
+
+The model's output is decoded under a grammar that admits exactly what the run
+allows: a plain answer, tool calls of the declared tools (arguments valid
+against their JSON schemas), or a JSON answer (``response_format``).  JSON
+schemas are turned into GBNF by a converter the model adapter supplies (the one
+llama.cpp ships); each converted grammar's rules get a prefix so several can
+live in one grammar.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+SchemaToGrammar = Callable[[dict], str]
+"""Turns a JSON schema into a GBNF grammar whose start rule is ``root``."""
+
+TOOL_CALL_OPEN = "<tool_call>\n"
+TOOL_CALL_CLOSE = "\n</tool_call>"
+CODE_OPEN = "<code>\n"
+CODE_CLOSE = "\n</code>"
+
+# A plain answer: anything that does not open a tool call.  Only its first
+# character needs the grammar; see ``Grammar.free_after_first``.
+TEXT_RULE = 'text ::= [^<] [^\\x00]*'
+
+_RULE_NAME = re.compile(r"[a-zA-Z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class Grammar:
+    text: str
+    free_after_first: bool
+    """True when, once the output has begun as a plain answer, decoding may go on
+    unconstrained (grammar sampling over the whole vocabulary is expensive)."""
+
+
+def prefix_rules(gbnf: str, prefix: str) -> str:
+    """Rename every rule of ``gbnf`` to ``prefix + name`` (references included)."""
+    names = set()
+    for line in gbnf.splitlines():
+        if "::=" in line:
+            names.add(line.split("::=", 1)[0].strip())
+    out_lines = []
+    for line in gbnf.splitlines():
+        if "::=" not in line:
+            out_lines.append(_rename_refs(line, names, prefix))
+            continue
+        name, body = line.split("::=", 1)
+        out_lines.append(f"{prefix}{name.strip()} ::={_rename_refs(body, names, prefix)}")
+    return "\n".join(out_lines)
+
+
+def _rename_refs(body: str, names: set[str], prefix: str) -> str:
+    """Prefix rule references in a rule body, leaving quoted literals and classes alone."""
+    out = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch in "\"[":
+            close = '"' if ch == '"' else "]"
+            j = i + 1
+            while j < len(body) and body[j] != close:
+                j += 2 if body[j] == "\\" else 1
+            out.append(body[i:j + 1])
+            i = j + 1
+            continue
+        m = _RULE_NAME.match(body, i)
+        if m:
+            word = m.group(0)
+            out.append(prefix + word if word in names else word)
+            i = m.end()
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _literal(text: str) -> str:
+    return json.dumps(text)
+
+
+MAX_ENUMERATED_RANGE = 1000
+
+
+def narrow(schema):
+    """The schema with what llama.cpp's converter ignores made explicit.
+
+    Its converter drops ``minimum``/``maximum`` of integers, so an integer with both
+    bounds (at most ``MAX_ENUMERATED_RANGE`` values apart) becomes the enum of its
+    values.  Other keywords pass through unchanged.
+    """
+    if isinstance(schema, list):
+        return [narrow(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: (narrow(v) if k in _NESTED else v) for k, v in schema.items()}
+    for key in ("properties", "$defs", "definitions", "patternProperties"):
+        if isinstance(schema.get(key), dict):
+            out[key] = {name: narrow(sub) for name, sub in schema[key].items()}
+    if schema.get("type") == "integer" and "enum" not in schema:
+        low = math.ceil(schema["minimum"]) if _is_number(schema.get("minimum")) else None
+        high = math.floor(schema["maximum"]) if _is_number(schema.get("maximum")) else None
+        if _is_number(schema.get("exclusiveMinimum")):
+            low = math.floor(schema["exclusiveMinimum"]) + 1
+        if _is_number(schema.get("exclusiveMaximum")):
+            high = math.ceil(schema["exclusiveMaximum"]) - 1
+        if low is not None and high is not None and 0 <= high - low <= MAX_ENUMERATED_RANGE:
+            out = {k: v for k, v in out.items()
+                   if k not in ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")}
+            out["enum"] = list(range(low, high + 1))
+    return out
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_NESTED = frozenset({"items", "additionalProperties", "anyOf", "oneOf", "allOf", "not", "prefixItems"})
+
+
+def call_schema(functions: list[dict]) -> dict:
+    """JSON schema of one call: ``{"name": <one of the functions>, "arguments": {...}}``."""
+    options = []
+    for fn in functions:
+        params = narrow(fn.get("parameters") or {"type": "object", "properties": {}})
+        options.append({
+            "type": "object",
+            "properties": {"name": {"const": fn["name"]}, "arguments": params},
+            "required": ["name", "arguments"],
+            "additionalProperties": False,
+        })
+    return options[0] if len(options) == 1 else {"oneOf": options}
+
+
+def build(
+    *,
+    functions: list[dict],
+    code: bool = False,
+    mode: str = "auto",
+    parallel: bool = True,
+    answer_schema: dict | None = None,
+    json_answer: bool = False,
+    schema_to_grammar: SchemaToGrammar,
+    json_object_grammar: str | None = None,
+) -> Grammar | None:
+    """The grammar for one model turn, or None when output is unconstrained.
+
+    mode: "auto" (a call or an answer), "required" (only calls), "none" (only an answer).
+    ``functions`` are the callable functions' definitions (already narrowed to a
+    forced one); ``code`` admits a code-interpreter call ``<code>...</code>``.
+    """
+    can_call = mode != "none" and (functions or code)
+    rules: list[str] = []
+    alternatives = []
+    if can_call:
+        calls = []
+        if functions:
+            rules.append(prefix_rules(schema_to_grammar(call_schema(functions)), "c-"))
+            calls.append(f"{_literal(TOOL_CALL_OPEN)} c-root {_literal(TOOL_CALL_CLOSE)}")
+        if code:
+            # Raw code, not a JSON string: tiny models lose track of escaping in long code.
+            rules.append(f'code-body ::= ([^<] | "<" [^/])*')
+            calls.append(f"{_literal(CODE_OPEN)} code-body {_literal(CODE_CLOSE)}")
+        rules.append("tool-call ::= " + " | ".join(f"( {c} )" for c in calls))
+        rules.append('tool-calls ::= tool-call ( "\\n" tool-call )*' if parallel else "tool-calls ::= tool-call")
+        alternatives.append("tool-calls")
+    if mode != "required" or not can_call:
+        if answer_schema is not None:
+            rules.append(prefix_rules(schema_to_grammar(narrow(answer_schema)), "j-"))
+            alternatives.append("j-root")
+        elif json_answer:
+            rules.append(prefix_rules(json_object_grammar, "j-"))
+            alternatives.append("j-root")
+        elif can_call:
+            rules.append(TEXT_RULE)
+            alternatives.append("text")
+    if not rules:
+        return None
+    root = "root ::= " + " | ".join(alternatives)
+    free = alternatives[-1] == "text"
+    return Grammar(text="\n".join([root, *rules]) + "\n", free_after_first=free)
