@@ -6,6 +6,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The code interpreter's kernels run from their own environment, made from the
+# system Python so that the sandbox's unprivileged uid can read all of it.
+KERNEL_PYTHON ?= /usr/bin/python3
+KVENV  := .venv-kernel
+KSTAMP := $(KVENV)/.installed
 MODEL  ?= smollm2-135m-instruct
 
 # llama-cpp-python has no wheel on PyPI and builds from source. Its native build
@@ -15,7 +20,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install run-local test bench serve models clean
+.PHONY: install sandbox-tools run-local test bench serve models clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +30,17 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PY) -m pip install -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
-install: $(STAMP)
+$(KSTAMP): kernel-requirements.txt constraints.txt
+	$(KERNEL_PYTHON) -m venv $(KVENV)
+	$(KVENV)/bin/pip install -c constraints.txt -r kernel-requirements.txt
+	touch $(KSTAMP)
+
+# bubblewrap (Debian package) is the kernel sandbox; setpriv and prlimit come with util-linux.
+sandbox-tools:
+	@command -v bwrap >/dev/null || { echo "installing bubblewrap (the code interpreter's sandbox)"; \
+	  apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+
+install: $(STAMP) $(KSTAMP) sandbox-tools
 
 # Idempotent: an already present file with the right sha256 is kept as it is.
 models: install
@@ -44,4 +59,4 @@ serve: install models
 	$(VENV)/bin/local-assistants serve
 
 clean:
-	rm -rf $(VENV) data sandbox/* models/*.gguf
+	rm -rf $(VENV) $(KVENV) data sandbox/* models/*.gguf

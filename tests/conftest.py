@@ -14,8 +14,25 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS_DIR = REPO / "models"
 
 
+KERNEL_PYTHON = REPO / ".venv-kernel" / "bin" / "python"
+# Kernel folders must be reachable by the sandbox's unprivileged uid, which pytest's
+# private temporary folders are not: tests keep theirs under the repository's sandbox/.
+SANDBOX_ROOT = REPO / "sandbox" / ".tests"
+
+
 def make_settings(tmp_path: Path, **overrides) -> Settings:
-    return Settings(data_dir=tmp_path / "data", models_dir=MODELS_DIR, **overrides)
+    return Settings(data_dir=tmp_path / "data", models_dir=MODELS_DIR,
+                    sandbox_dir=SANDBOX_ROOT / f"{tmp_path.parent.name}-{tmp_path.name}",
+                    kernel_python=KERNEL_PYTHON, **overrides)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_test_sandboxes():
+    import shutil
+
+    shutil.rmtree(SANDBOX_ROOT, ignore_errors=True)
+    yield
+    shutil.rmtree(SANDBOX_ROOT, ignore_errors=True)
 
 
 def sdk_client(base_url: str, **kwargs) -> openai.OpenAI:

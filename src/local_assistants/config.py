@@ -42,6 +42,19 @@ class Settings:
     default_max_completion_tokens: int = 512
     """Room reserved for the answer when a run sets no max_completion_tokens."""
 
+    # -- code interpreter ---------------------------------------------------------
+    sandbox_dir: Path = Path("sandbox")
+    """Per-thread working folders of the code interpreter (each is /mnt/data in its kernel)."""
+    kernel_python: Path = Path(".venv-kernel/bin/python")
+    """The kernels' Python: an environment readable by the sandbox uid (``make install`` makes it)."""
+    unsafe_kernel: bool = False
+    """Run kernels without the sandbox. Only where bubblewrap cannot run, by explicit choice."""
+    kernel_pool_size: int = 1
+    max_kernels: int = 4
+    kernel_idle_timeout_s: int = 3600
+    code_timeout_s: int = 60
+    kernel_uid_base: int = 61000
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "local_assistants.db"
@@ -60,7 +73,7 @@ class Settings:
                 continue
             values[f.name] = _parse(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("data_dir", "models_dir"):
+        for key in ("data_dir", "models_dir", "sandbox_dir", "kernel_python"):
             if key in values:
                 values[key] = Path(values[key])
         return cls(**values)
@@ -75,6 +88,8 @@ def _parse(f: dataclasses.Field, raw: str):
         return int(raw)
     if kind == "float":
         return float(raw)
+    if kind == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     if kind == "Path":
         return Path(raw)
     return raw

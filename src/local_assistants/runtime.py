@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 
 from .adapters.sqlite_store import SQLiteStore
+from .adapters.jupyter import KernelPool
+from .adapters.sandbox import SandboxSpec, check_available
 from .catalog import CATALOG, ModelResolver, ResolvedModel
 from .config import Settings
 from .ids import Clock, system_clock
@@ -18,6 +20,7 @@ from .services.models import ModelPool
 from .services.runs import RunsService
 from .services.threads import ThreadsService
 from .services.worker import RunWorker
+from .tools.code_interpreter import CodeInterpreter
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +67,24 @@ class Runtime:
         if removed:
             log.info("removed %d orphaned file blobs", removed)
         self.model_pool = ModelPool(self.models, model_factory or llama_factory(self.settings))
+        spec = SandboxSpec(kernel_python=self.settings.kernel_python.absolute(), unsafe=self.settings.unsafe_kernel)
+        self.kernels = KernelPool(spec, self.settings.sandbox_dir.absolute(), pool_size=self.settings.kernel_pool_size,
+                                  max_kernels=self.settings.max_kernels,
+                                  idle_timeout=self.settings.kernel_idle_timeout_s,
+                                  uid_base=self.settings.kernel_uid_base)
+        self.code_interpreter = CodeInterpreter(
+            self.kernels, self.files, self.store, timeout_s=self.settings.code_timeout_s,
+            availability=lambda: check_available(spec, self.settings.sandbox_dir.absolute() / ".probe",
+                                                 self.settings.kernel_uid_base))
         self.events = EventBus()
         self.runs = RunsService(self.store, self.messages, self.threads,
                                 requires_action_expiry_s=self.settings.requires_action_expiry_s, clock=clock)
         self.executor = RunExecutor(self.runs, self.model_pool,
                                     default_max_completion_tokens=self.settings.default_max_completion_tokens,
                                     publish=self.events.publish,
-                                    requires_action_expiry_s=self.settings.requires_action_expiry_s)
-        self.worker = RunWorker(self.executor)
+                                    requires_action_expiry_s=self.settings.requires_action_expiry_s,
+                                    code_interpreter=self.code_interpreter)
+        self.worker = RunWorker(self.executor, housekeeping=[self.kernels.reap_idle])
         self.runs.enqueue = self.worker.enqueue
         self.runs.request_cancel = self.executor.request_cancel
         self.runs.publish = self.events.publish
@@ -95,6 +108,7 @@ class Runtime:
 
     def close(self) -> None:
         self.worker.stop()
+        self.kernels.close()
         self.model_pool.close()
         self.store.close()
 

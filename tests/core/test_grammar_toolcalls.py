@@ -102,5 +102,5 @@ def test_an_unfinished_call_is_not_returned():
 
 def test_tools_section_lists_the_functions_and_the_format():
     section = tools_section([FN], code=True, required=True)
-    assert '"name": "get_forecast"' in section and "<tool_call>" in section and "<code>" in section
+    assert '"name": "get_forecast"' in section and "<tool_call>" in section and "```python" in section
     assert "You must call a tool now." in section

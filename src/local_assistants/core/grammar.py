@@ -21,12 +21,14 @@ SchemaToGrammar = Callable[[dict], str]
 
 TOOL_CALL_OPEN = "<tool_call>\n"
 TOOL_CALL_CLOSE = "\n</tool_call>"
-CODE_OPEN = "<code>\n"
-CODE_CLOSE = "\n</code>"
+# Code is framed as a Markdown fence: small models close a fence they opened far more
+# reliably than an XML-like tag (they ran on past "</code>" in tests).
+CODE_OPEN = "```python\n"
+CODE_CLOSE = "\n```"
 
 # A plain answer: anything that does not open a tool call.  Only its first
 # character needs the grammar; see ``Grammar.free_after_first``.
-TEXT_RULE = 'text ::= [^<] [^\\x00]*'
+TEXT_RULE = 'text ::= [^<`] [^\\x00]*'
 
 _RULE_NAME = re.compile(r"[a-zA-Z0-9_-]+")
 
@@ -164,7 +166,7 @@ def build(
             calls.append(f"{_literal(TOOL_CALL_OPEN)} c-root {_literal(TOOL_CALL_CLOSE)}")
         if code:
             # Raw code, not a JSON string: tiny models lose track of escaping in long code.
-            rules.append(f'code-body ::= ([^<] | "<" [^/])*')
+            rules.append('code-body ::= ([^`] | "`" [^`] | "``" [^`])*')
             calls.append(f"{_literal(CODE_OPEN)} code-body {_literal(CODE_CLOSE)}")
         rules.append("tool-call ::= " + " | ".join(f"( {c} )" for c in calls))
         rules.append('tool-calls ::= tool-call ( "\\n" tool-call )*' if parallel else "tool-calls ::= tool-call")

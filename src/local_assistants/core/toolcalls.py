@@ -3,7 +3,7 @@
 
 A call is written ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>``
 (the Hermes format many small models were tuned on); a code-interpreter call is
-raw code inside ``<code>\\n...\\n</code>``.
+raw code in a Markdown fence, ```` ```python\\n...\\n``` ````.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def call_text(call: ParsedCall) -> str:
 
 
 def starts_tool_call(text: str) -> bool:
-    return text.startswith("<")
+    return text.startswith(("<", "`"))
 
 
 @dataclass

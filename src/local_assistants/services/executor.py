@@ -18,6 +18,7 @@ from ..errors import LocalAssistantsError
 from ..ids import new_id, now_s
 from ..core.jsonrepair import close_json
 from ..core.toolcalls import CallStream, starts_tool_call
+from ..tools.annotations import link_files
 from ..tools.functions import MAX_TOOL_ROUNDS, SUPPORTED_TOOLS, plan_turn, replay_items
 from .history import ThreadHistory
 
@@ -28,7 +29,8 @@ DEFAULT_TEMPERATURE = 1.0
 
 class RunExecutor:
     def __init__(self, runs, models, *, default_max_completion_tokens: int, publish,
-                 requires_action_expiry_s: int = 600, supported_tools: frozenset[str] = SUPPORTED_TOOLS):
+                 requires_action_expiry_s: int = 600, supported_tools: frozenset[str] = SUPPORTED_TOOLS,
+                 code_interpreter=None):
         self.runs = runs
         self.store = runs.store
         self.messages = runs.messages
@@ -36,7 +38,8 @@ class RunExecutor:
         self.default_max_completion_tokens = default_max_completion_tokens
         self.publish = publish
         self.requires_action_expiry_s = requires_action_expiry_s
-        self.supported_tools = supported_tools
+        self._supported = supported_tools
+        self.code = code_interpreter
         self._cancel: set[str] = set()
         self._cancel_lock = threading.Lock()
 
@@ -82,21 +85,23 @@ class RunExecutor:
         try:
             self._refuse_unsupported_tools(run)
             model = self.models.get(run["model"])
-            steps = self.store.find("run_steps", run_id=run_id)
-            rounds = sum(1 for s in steps if s["type"] == "tool_calls")
-            plan = plan_turn(run, model, rounds_done=rounds, supported=self.supported_tools)
             overhead = model.template.message_overhead(model.count_tokens)
-            prompt = self._prompt(run, model, plan.system_section,
-                                  replay_items(steps, model.count_tokens, overhead))
-            used = sum((s.get("usage") or {}).get("completion_tokens", 0) for s in steps)
-            answered = _answered_calls(steps)
-            self._turn(run, model, prompt, plan, turn, used, answered)
-            if turn.repeat:
-                # The model only repeated calls it already has outputs for: it must answer now.
-                plan = plan_turn(run, model, rounds_done=MAX_TOOL_ROUNDS, supported=self.supported_tools)
+            force_answer = False
+            while True:  # model turns; code runs here, so only an answer or function calls end it
+                steps = self.store.find("run_steps", run_id=run_id)
+                rounds = MAX_TOOL_ROUNDS if force_answer else sum(1 for s in steps if s["type"] == "tool_calls")
+                plan = plan_turn(run, model, rounds_done=rounds, supported=self.supported_tools)
                 prompt = self._prompt(run, model, plan.system_section,
                                       replay_items(steps, model.count_tokens, overhead))
-                self._turn(run, model, prompt, plan, turn, used + turn.wasted["completion_tokens"], answered)
+                used = sum((s.get("usage") or {}).get("completion_tokens", 0) for s in steps)
+                turn.reset()
+                more = self._turn(run, model, prompt, plan, turn, used, _answered_calls(steps))
+                if turn.repeat:
+                    # The model only repeated calls it already has outputs for: it must answer now.
+                    force_answer = True
+                    continue
+                if not more:
+                    break
         except WindowError as err:
             if err.reason == "max_prompt_tokens":
                 self._finish(self._fresh(run), run_state.INCOMPLETE,
@@ -111,9 +116,15 @@ class RunExecutor:
         finally:
             with self._cancel_lock:
                 self._cancel.discard(run_id)
+            if self.code is not None:
+                self.code.take_outputs(run_id)  # nothing of a finished run is kept in memory
 
     def _fresh(self, run: dict) -> dict:
         return self.store.get("runs", run["id"]) or run
+
+    @property
+    def supported_tools(self) -> frozenset[str]:
+        return self._supported | ({"code_interpreter"} if self.code is not None else set())
 
     def _refuse_unsupported_tools(self, run: dict) -> None:
         choice = run.get("tool_choice")
@@ -122,6 +133,11 @@ class RunExecutor:
                 f"tool_choice {choice['type']!r} is not supported by this server yet; "
                 "run without forcing that tool."
             )
+        if self.code is not None and any(t["type"] == "code_interpreter" for t in run["tools"]):
+            why = self.code.unavailable()
+            if why:
+                raise LocalAssistantsError(why)
+            self.code.pool.refill_in_background()  # ready by the time the model writes code
 
     def _usage_so_far(self, run_id: str) -> dict:
         steps = self.store.find("run_steps", run_id=run_id)
@@ -161,7 +177,7 @@ class RunExecutor:
             shrink += len(tokens) - budget + 8
 
     def _turn(self, run: dict, model, prompt: list[int], plan, turn: "_Turn", used: int,
-              answered: set[tuple[str, str]]) -> None:
+              answered: set[tuple[str, str]]) -> bool:
         """One model turn: it either answers (a message) or calls tools (a tool_calls step).
 
         A call that repeats one already made (in this turn, or answered earlier in the
@@ -176,7 +192,7 @@ class RunExecutor:
             if limit <= 0:
                 self._finish(self._fresh(run), run_state.INCOMPLETE,
                              incomplete_details={"reason": "max_completion_tokens"})
-                return
+                return False
         temperature = run["temperature"] if run["temperature"] is not None else DEFAULT_TEMPERATURE
         top_p = run["top_p"] if run["top_p"] is not None else 1.0
         grammar = plan.grammar
@@ -195,11 +211,12 @@ class RunExecutor:
                 break
         rest = itertools.chain([head] if head else [], pieces)
         if plan.can_call and starts_tool_call(head):
-            self._tool_calls_turn(run, rest, generation, turn, answered)
-        else:
-            self._message_turn(run, rest, generation, turn, json_answer=plan.json_answer)
+            return self._tool_calls_turn(run, rest, generation, turn, answered)
+        self._message_turn(run, rest, generation, turn, json_answer=plan.json_answer)
+        return False
 
     def _message_turn(self, run: dict, pieces, generation, turn: "_Turn", json_answer: bool = False) -> None:
+        images, produced = self.code.take_outputs(run["id"]) if self.code is not None else ([], [])
         step = turn.step = self._new_step(run, "message_creation")
         message = turn.message = self._new_message(run)
         step["step_details"]["message_creation"]["message_id"] = message["id"]
@@ -211,9 +228,14 @@ class RunExecutor:
         self.publish(run["id"], "thread.message.created", message)
         self.publish(run["id"], "thread.message.in_progress", message)
 
+        image_parts = [{"type": "image_file", "image_file": {"file_id": fid}} for fid in images]
+        for i, part in enumerate(image_parts):  # images the code displayed come first, as on OpenAI
+            self.publish(run["id"], "thread.message.delta", {"id": message["id"], "object": "thread.message.delta",
+                                                             "delta": {"content": [{"index": i, **part}]}})
+        text_index = len(image_parts)
         first = True
         for piece in pieces:
-            part: dict = {"index": 0, "type": "text", "text": {"value": piece}}
+            part: dict = {"index": text_index, "type": "text", "text": {"value": piece}}
             if first:
                 part["text"]["annotations"] = []
                 first = False
@@ -221,10 +243,16 @@ class RunExecutor:
                          {"id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}})
         done = generation.completion
         usage = _add_usage(_usage(done.prompt_tokens, done.completion_tokens), turn.wasted)
+        turn.wasted = None
         text = done.text
         if json_answer and done.finish_reason == "length":
             text = close_json(text) or text  # still incomplete, but parseable
-        message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
+        text, annotations = link_files(text, produced)
+        if text != done.text and text.startswith(done.text):
+            self.publish(run["id"], "thread.message.delta", {
+                "id": message["id"], "object": "thread.message.delta",
+                "delta": {"content": [{"index": text_index, "type": "text", "text": {"value": text[len(done.text):]}}]}})
+        message["content"] = [*image_parts, {"type": "text", "text": {"value": text, "annotations": annotations}}]
         now = self.now()
 
         if done.finish_reason == "cancelled" or self.cancel_requested(run["id"]):
@@ -249,9 +277,11 @@ class RunExecutor:
         self._finish(self._fresh(run), run_state.COMPLETED)
 
     def _tool_calls_turn(self, run: dict, pieces, generation, turn: "_Turn",
-                         answered: set[tuple[str, str]]) -> None:
+                         answered: set[tuple[str, str]]) -> bool:
         """Calls are published one by one as each is complete (its id, name and argument
-        chunks as OpenAI sends them), so a repeated call is dropped before anyone saw it."""
+        chunks as OpenAI sends them), so a repeated call is dropped before anyone saw it.
+        Code calls run here; function calls wait for the client (requires_action).
+        Returns True when the run goes on with another model turn."""
         reader = CallStream()
         pending: dict[int, list] = {}
         seen = set(answered)
@@ -272,18 +302,19 @@ class RunExecutor:
                 self._publish_call(run, turn, kept, events)
         done = generation.completion
         usage = _add_usage(_usage(done.prompt_tokens, done.completion_tokens), turn.wasted)
+        turn.wasted = None
         now = self.now()
         if self.cancel_requested(run["id"]):
             if turn.step is not None:
                 turn.step.update(status="cancelled", cancelled_at=now, usage=usage)
                 self._save_step(turn.step, "thread.run.step.cancelled")
             self._finish(self._fresh(run), run_state.CANCELLED)
-            return
+            return False
         if not kept:
             if turn.stop:  # only repeats of answered calls: the model must answer instead
                 turn.repeat = True
                 turn.wasted = usage
-                return
+                return False
             # The token limit fell inside the first call.
             step = turn.step = self._new_step(run, "tool_calls")
             step.update(status="failed", failed_at=now, usage=usage, last_error={
@@ -291,17 +322,44 @@ class RunExecutor:
             self.store.insert("run_steps", step, thread_id=step["thread_id"], run_id=step["run_id"])
             self._finish(self._fresh(run), run_state.INCOMPLETE,
                          incomplete_details={"reason": "max_completion_tokens"})
-            return
+            return False
         step = turn.step
         step["step_details"]["tool_calls"] = kept
         step["usage"] = usage
         self._save_step(step)
+        for index, call in enumerate(kept):
+            if call["type"] == "code_interpreter":
+                self._run_code(run, step, index, call)
+                if self.cancel_requested(run["id"]):
+                    step.update(status="cancelled", cancelled_at=self.now())
+                    self._save_step(step, "thread.run.step.cancelled")
+                    self._finish(self._fresh(run), run_state.CANCELLED)
+                    return False
+        functions = [c for c in kept if c["type"] == "function"]
+        if not functions:
+            step.update(status="completed", completed_at=self.now())
+            self._save_step(step, "thread.run.step.completed")
+            return True
         required = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
             {"id": c["id"], "type": "function",
              "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
-            for c in kept]}}
+            for c in functions]}}
         self._run_to(self._fresh(run), run_state.REQUIRES_ACTION, required_action=required,
                      expires_at=now + self.requires_action_expiry_s)
+        return False
+
+    def _run_code(self, run: dict, step: dict, index: int, call: dict) -> None:
+        """Run one code call in the thread's kernel; its outputs go into the step and the stream."""
+        outcome = self.code.run(run, call["code_interpreter"]["input"])
+        outputs = [{"type": "logs", "logs": outcome.logs}]
+        outputs += [{"type": "image", "image": {"file_id": fid}} for fid in outcome.image_file_ids]
+        call["code_interpreter"]["outputs"] = outputs
+        self._save_step(step)
+        self.publish(run["id"], "thread.run.step.delta", {
+            "id": step["id"], "object": "thread.run.step.delta",
+            "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{
+                "index": index, "type": "code_interpreter",
+                "code_interpreter": {"outputs": [{"index": i, **o} for i, o in enumerate(outputs)]}}]}}})
 
     def _publish_call(self, run: dict, turn: "_Turn", kept: list[dict], events: list) -> None:
         """Create the tool_calls step on the first call; then the call's deltas."""
@@ -313,8 +371,12 @@ class RunExecutor:
         index = len(kept)
         call = events[-1].call
         call_id = new_id("call")
-        kept.append({"id": call_id, "type": "function",
-                     "function": {"name": call.name, "arguments": call.arguments, "output": None}})
+        if call.kind == "code_interpreter":
+            kept.append({"id": call_id, "type": "code_interpreter",
+                         "code_interpreter": {"input": call.arguments, "outputs": []}})
+        else:
+            kept.append({"id": call_id, "type": "function",
+                         "function": {"name": call.name, "arguments": call.arguments, "output": None}})
         for event in events:
             if event.kind == "start":
                 delta = _call_start_delta(event, call_id, index)
@@ -389,6 +451,11 @@ class _Turn:
     stop: bool = False
     wasted: dict | None = None
 
+    def reset(self) -> None:
+        """For the next model turn of the run (what was wasted is still to be counted)."""
+        self.step = self.message = None
+        self.repeat = self.stop = False
+
 
 def _call_key(name: str, arguments: str) -> tuple[str, str]:
     try:
@@ -398,9 +465,16 @@ def _call_key(name: str, arguments: str) -> tuple[str, str]:
 
 
 def _answered_calls(steps: list[dict]) -> set[tuple[str, str]]:
-    return {_call_key(c["function"]["name"], c["function"]["arguments"])
-            for s in steps if s["type"] == "tool_calls" and s["status"] == "completed"
-            for c in s["step_details"]["tool_calls"] if c["type"] == "function"}
+    keys = set()
+    for s in steps:
+        if s["type"] != "tool_calls" or s["status"] != "completed":
+            continue
+        for c in s["step_details"]["tool_calls"]:
+            if c["type"] == "function":
+                keys.add(_call_key(c["function"]["name"], c["function"]["arguments"]))
+            elif c["type"] == "code_interpreter":
+                keys.add(_call_key("code_interpreter", c["code_interpreter"]["input"]))
+    return keys
 
 
 def _add_usage(a: dict, b: dict | None) -> dict:

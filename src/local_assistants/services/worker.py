@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
 from ..core import run_state
 from ..ids import now_s
@@ -16,8 +17,11 @@ CRASH_MESSAGE = "The server stopped while this run was in progress."
 
 
 class RunWorker:
-    def __init__(self, executor, *, tick_s: float = 1.0):
+    def __init__(self, executor, *, tick_s: float = 1.0, housekeeping=(), housekeeping_every_s: float = 30.0):
         self.executor = executor
+        self.housekeeping = list(housekeeping)
+        self.housekeeping_every_s = housekeeping_every_s
+        self._last_housekeeping = 0.0
         self.runs = executor.runs
         self.store = executor.store
         self.tick_s = tick_s
@@ -47,6 +51,10 @@ class RunWorker:
                 run_id = None
             try:
                 self.expire_waiting()
+                if time.monotonic() - self._last_housekeeping > self.housekeeping_every_s:
+                    self._last_housekeeping = time.monotonic()
+                    for task in self.housekeeping:  # e.g. shutting down idle kernels
+                        task()
                 if run_id is not None:
                     self.executor.execute(run_id)
             except Exception:  # never let the worker die: the next run must still execute
