@@ -21,9 +21,9 @@ SANDBOX_ROOT = REPO / "sandbox" / ".tests"
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:
-    return Settings(data_dir=tmp_path / "data", models_dir=MODELS_DIR,
-                    sandbox_dir=SANDBOX_ROOT / f"{tmp_path.parent.name}-{tmp_path.name}",
-                    kernel_python=KERNEL_PYTHON, **overrides)
+    values = dict(data_dir=tmp_path / "data", models_dir=MODELS_DIR,
+                  sandbox_dir=SANDBOX_ROOT / f"{tmp_path.parent.name}-{tmp_path.name}", kernel_python=KERNEL_PYTHON)
+    return Settings(**{**values, **overrides})
 
 
 @pytest.fixture(scope="session", autouse=True)

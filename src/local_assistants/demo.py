@@ -88,8 +88,30 @@ def main() -> int:
         else:
           print(run.status)
         # ---- end of the quickstart -------------------------------------------------
-    print("\n\ndemo finished: the run was", run.status)
-    return 0 if run.status == "completed" else 1
+
+        # A second turn that forces the code interpreter, so the sandboxed kernel is
+        # always shown (a 135M model rarely chooses to write code by itself).
+        print("\n\n--- second turn: tool_choice forces the code interpreter ---")
+        client.beta.threads.messages.create(
+            thread_id=thread.id, role="user",
+            content="Check the answer: compute 3 * 1 + 11 in Python.")
+        with client.beta.threads.runs.stream(
+            thread_id=thread.id,
+            assistant_id=assistant.id,
+            tool_choice={"type": "code_interpreter"},
+            event_handler=EventHandler(),
+        ) as stream:
+            stream.until_done()
+        forced = stream.get_final_run()
+        steps = client.beta.threads.runs.steps.list(thread_id=thread.id, run_id=forced.id).data
+        ran_code = any(s.type == "tool_calls" and any(c.type == "code_interpreter" for c in s.step_details.tool_calls)
+                       for s in steps)
+    print(f"\n\ndemo finished: quickstart run {run.status}; forced-code run {forced.status}, "
+          f"code {'ran in the sandbox' if ran_code else 'did not run'}")
+    if forced.last_error:
+        print("error:", forced.last_error.message)
+    ok = run.status in ("completed", "incomplete") and forced.status in ("completed", "incomplete") and ran_code
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

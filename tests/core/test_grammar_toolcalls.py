@@ -35,7 +35,8 @@ def test_prefix_rules_renames_rules_and_references_but_not_literals():
     ("none", {"functions": [FN]}, None),
     ("auto", {"functions": [FN], "json_answer": True}, "root ::= tool-calls | j-root"),
     ("none", {"functions": [], "answer_schema": {"type": "object"}}, "root ::= j-root"),
-    ("auto", {"functions": [], "code": True}, "root ::= tool-calls | text"),
+    ("auto", {"functions": [], "code": True}, "root ::= code-call | text"),
+    ("required", {"functions": [FN], "code": True}, "root ::= tool-calls | code-call"),
 ])
 def test_build_admits_what_the_mode_allows_and_llama_cpp_parses_it(mode, kwargs, alternatives):
     grammar = G.build(mode=mode, schema_to_grammar=s2g, json_object_grammar=JSON_GBNF, **kwargs)

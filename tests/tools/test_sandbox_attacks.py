@@ -16,6 +16,7 @@ import pytest
 
 from conftest import make_settings, sdk_client
 from local_assistants import LocalAssistants
+from local_assistants.adapters.jupyter import processes_of
 
 ATTACK_TIMEOUT_S = 10
 
@@ -190,21 +191,9 @@ def test_background_processes_do_not_survive_a_restart(la, thread):
     run_code(la, thread, code)
     kernel, _ = la.runtime.kernels.kernel_for(thread["id"])
     uid = kernel.uid
-    assert _processes_of(uid)
+    assert processes_of(uid)
     la.runtime.kernels.restart(thread["id"])
     deadline = time.monotonic() + 5
-    while _processes_of(uid) and time.monotonic() < deadline:
+    while processes_of(uid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _processes_of(uid) == []
-
-
-def _processes_of(uid: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    pids.append(int(entry))
-            except FileNotFoundError:
-                pass
-    return pids
+    assert processes_of(uid) == []

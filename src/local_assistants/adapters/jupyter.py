@@ -162,6 +162,8 @@ class SandboxedKernel:
             except subprocess.TimeoutExpired:
                 pass
             self.proc = None
+            if not self.spec.unsafe:
+                _wait_until_gone(self.uid)
         shutil.rmtree(self.conn_dir, ignore_errors=True)
 
     def interrupt(self) -> None:
@@ -242,6 +244,26 @@ class SandboxedKernel:
         self.start()
 
 
+def processes_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except FileNotFoundError:
+                pass
+    return pids
+
+
+def _wait_until_gone(uid: int, timeout: float = 5.0) -> None:
+    """The pid namespace ends with bwrap, but its processes take a moment to go: a uid
+    is reused only once they have (else the next kernel meets the process limit)."""
+    deadline = time.monotonic() + timeout
+    while processes_of(uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 class KernelPool:
     """Kernels per thread: a few started ahead, a cap on live ones, idle ones reaped."""
 
@@ -282,8 +304,12 @@ class KernelPool:
 
     # -- kernels ----------------------------------------------------------------
     def _free_uid(self) -> int:
+        """A uid no live kernel has, the least recently handed out first."""
         used = {k.uid for k in [*self.by_thread.values(), *self.ready]}
-        return next(u for u in self.uids if u not in used)
+        uid = next(u for u in self.uids if u not in used)
+        self.uids.remove(uid)
+        self.uids.append(uid)
+        return uid
 
     def _new_kernel(self, workdir: Path) -> SandboxedKernel:
         uid = self._free_uid()

@@ -12,7 +12,7 @@ from ..config import Settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_assistants.bench")
-    parser.add_argument("--only", choices=["runs", "window", "functions"], help="run one group only")
+    parser.add_argument("--only", choices=["runs", "window", "functions", "code"], help="run one group only")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     print(f"# local-assistants benchmarks, {time.strftime('%Y-%m-%d %H:%M')}, "
@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
         from .functions_bench import main as functions
 
         for block in functions(settings.models_dir):
+            print(block, flush=True)
+    if args.only in (None, "code"):
+        from .code_bench import main as code
+
+        for block in code(settings.kernel_python, settings.sandbox_dir):
             print(block, flush=True)
     if args.only in (None, "runs"):
         from .runs_bench import main as runs

@@ -154,23 +154,22 @@ def build(
 
     mode: "auto" (a call or an answer), "required" (only calls), "none" (only an answer).
     ``functions`` are the callable functions' definitions (already narrowed to a
-    forced one); ``code`` admits a code-interpreter call ``<code>...</code>``.
+    forced one); ``code`` admits one code-interpreter call, a fenced code block.
     """
     can_call = mode != "none" and (functions or code)
     rules: list[str] = []
     alternatives = []
-    if can_call:
-        calls = []
-        if functions:
-            rules.append(prefix_rules(schema_to_grammar(call_schema(functions)), "c-"))
-            calls.append(f"{_literal(TOOL_CALL_OPEN)} c-root {_literal(TOOL_CALL_CLOSE)}")
-        if code:
-            # Raw code, not a JSON string: tiny models lose track of escaping in long code.
-            rules.append('code-body ::= ([^`] | "`" [^`] | "``" [^`])*')
-            calls.append(f"{_literal(CODE_OPEN)} code-body {_literal(CODE_CLOSE)}")
-        rules.append("tool-call ::= " + " | ".join(f"( {c} )" for c in calls))
+    if can_call and functions:
+        rules.append(prefix_rules(schema_to_grammar(call_schema(functions)), "c-"))
+        rules.append(f"tool-call ::= {_literal(TOOL_CALL_OPEN)} c-root {_literal(TOOL_CALL_CLOSE)}")
         rules.append('tool-calls ::= tool-call ( "\\n" tool-call )*' if parallel else "tool-calls ::= tool-call")
         alternatives.append("tool-calls")
+    if can_call and code:
+        # One code call per turn: it runs, and the model reads its output before writing
+        # more. Raw code, not a JSON string: tiny models lose track of escaping in long code.
+        rules.append('code-body ::= ([^`] | "`" [^`] | "``" [^`])*')
+        rules.append(f"code-call ::= {_literal(CODE_OPEN)} code-body {_literal(CODE_CLOSE)}")
+        alternatives.append("code-call")
     if mode != "required" or not can_call:
         if answer_schema is not None:
             rules.append(prefix_rules(schema_to_grammar(narrow(answer_schema)), "j-"))
