@@ -96,9 +96,47 @@ class _Tail:
         return joined
 
 
+class ProcessLauncher:
+    """Starts processes from one long-lived thread.
+
+    bubblewrap's ``--die-with-parent`` (PR_SET_PDEATHSIG) fires when the *thread*
+    that started it ends, not the process: a kernel started from a short-lived
+    thread (a pool refill, a request handler) would be killed with it.
+    """
+
+    def __init__(self):
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="kernel-launcher", daemon=True)
+        self._thread.start()
+
+    def popen(self, cmd: list[str], **kwargs) -> subprocess.Popen:
+        done: queue.Queue = queue.Queue(maxsize=1)
+        self._jobs.put((cmd, kwargs, done))
+        ok, value = done.get()
+        if not ok:
+            raise value
+        return value
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            cmd, kwargs, done = job
+            try:
+                done.put((True, subprocess.Popen(cmd, **kwargs)))
+            except BaseException as err:  # handed back to the caller
+                done.put((False, err))
+
+    def close(self) -> None:
+        self._jobs.put(None)
+
+
 class SandboxedKernel:
-    def __init__(self, spec: SandboxSpec, *, uid: int, workdir: Path, conn_dir: Path, context: zmq.Context):
+    def __init__(self, spec: SandboxSpec, *, uid: int, workdir: Path, conn_dir: Path, context: zmq.Context,
+                 launcher: ProcessLauncher | None = None):
         self.spec = spec
+        self.launcher = launcher
         self.uid = uid
         self.workdir = Path(workdir)
         self.conn_dir = Path(conn_dir)
@@ -108,9 +146,17 @@ class SandboxedKernel:
         self.last_used = time.monotonic()
         self.lock = threading.Lock()
         self.started = False
+        self.settled = threading.Event()  # set once start() has succeeded or failed
 
     # -- life -----------------------------------------------------------------
     def start(self, ready_timeout: float = 60) -> "SandboxedKernel":
+        try:
+            return self._start(ready_timeout)
+        finally:
+            self.settled.set()
+
+    def _start(self, ready_timeout: float) -> "SandboxedKernel":
+        self.settled.clear()
         shutil.rmtree(self.conn_dir, ignore_errors=True)
         self.conn_dir.mkdir(parents=True, mode=0o700)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -122,7 +168,8 @@ class SandboxedKernel:
                 os.chown(path, self.uid, self.uid)
         argv = [str(self.spec.kernel_python), "-m", "ipykernel_launcher", "-f", str(conn_file),
                 "--IPKernelApp.quiet=True", "--HistoryManager.enabled=False"]
-        self.proc = subprocess.Popen(
+        popen = self.launcher.popen if self.launcher is not None else subprocess.Popen
+        self.proc = popen(
             self.spec.command(argv, uid=self.uid, workdir=self.workdir, conn_dir=self.conn_dir),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True, cwd="/",
@@ -277,6 +324,7 @@ class KernelPool:
         self.uids = list(range(uid_base, uid_base + max_kernels + pool_size + 1))
         self.context = zmq.Context()
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        self.launcher = ProcessLauncher()
         self.lock = threading.RLock()
         self.by_thread: OrderedDict[str, SandboxedKernel] = OrderedDict()
         self.ready: list[SandboxedKernel] = []
@@ -314,14 +362,19 @@ class KernelPool:
     def _new_kernel(self, workdir: Path) -> SandboxedKernel:
         uid = self._free_uid()
         kernel = SandboxedKernel(self.spec, uid=uid, workdir=workdir, conn_dir=self.conn_root / str(uid),
-                                 context=self.context)
+                                 context=self.context, launcher=self.launcher)
         return kernel
 
     def warm(self) -> None:
         """Start pooled kernels until the pool is full (call from a background thread)."""
         while True:
             with self.lock:
-                if self._closed or len(self.ready) >= self.pool_size or self._live() >= self.max_kernels:
+                if self._closed or len(self.ready) >= self.pool_size:
+                    self._refilling = False
+                    return
+                try:
+                    self._make_room()  # an idle thread's kernel gives way to the pool
+                except RuntimeError:  # every kernel is busy: no pre-started one for now
                     self._refilling = False
                     return
                 slot = self._new_kernel(self.pool_dir / f"slot-{time.monotonic_ns()}")
@@ -352,6 +405,12 @@ class KernelPool:
 
     def kernel_for(self, thread_id: str) -> tuple[SandboxedKernel, bool]:
         """The thread's kernel, and whether it is new (its earlier state is gone)."""
+        with self.lock:
+            starting = [k for k in self.ready if not k.started] if thread_id not in self.by_thread else []
+            has_ready = any(k.started for k in self.ready)
+        if starting and not has_ready:
+            # A pooled kernel is on its way: it is sooner than a cold start.
+            starting[0].settled.wait(timeout=30)
         with self.lock:
             kernel = self.by_thread.get(thread_id)
             if kernel is not None and kernel.alive():
@@ -439,4 +498,5 @@ class KernelPool:
         for kernel in kernels:
             kernel.shutdown()
         shutil.rmtree(self.pool_dir, ignore_errors=True)
+        self.launcher.close()
         self.context.term()

@@ -1,0 +1,70 @@
+"""The kernel pool on real sandboxed kernels: pre-started kernels survive the thread that
+started them, are handed to threads with their folders, and are reaped and capped."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import KERNEL_PYTHON, SANDBOX_ROOT
+from local_assistants.adapters.jupyter import KernelPool
+from local_assistants.adapters.sandbox import SandboxSpec
+
+
+@pytest.fixture
+def pool(tmp_path):
+    p = KernelPool(SandboxSpec(kernel_python=KERNEL_PYTHON), SANDBOX_ROOT / f"pool-{tmp_path.name}",
+                   pool_size=1, max_kernels=2, idle_timeout=3600)
+    yield p
+    p.close()
+
+
+def _wait_pooled(pool):
+    deadline = time.monotonic() + 30
+    while not any(k.started for k in pool.ready):
+        assert time.monotonic() < deadline, "no kernel was pre-started"
+        time.sleep(0.05)
+    return next(k for k in pool.ready if k.started)
+
+
+def test_a_kernel_started_by_a_background_refill_outlives_that_thread(pool):
+    pool.refill_in_background()
+    pooled = _wait_pooled(pool)
+    time.sleep(0.5)  # the refill thread has ended by now
+    assert pooled.alive()
+    kernel, new = pool.kernel_for("thread_a")
+    assert kernel is pooled and new
+    assert kernel.execute("print(1+1)").logs == "2"
+
+
+def test_a_pooled_kernel_gets_the_threads_existing_files(pool):
+    folder = pool.thread_dir("thread_b")
+    folder.mkdir(parents=True)
+    (folder / "data.txt").write_text("hello")
+    pool.refill_in_background()
+    _wait_pooled(pool)
+    kernel, _ = pool.kernel_for("thread_b")
+    assert kernel.workdir == folder
+    assert kernel.execute("open('/mnt/data/data.txt').read()").logs == "'hello'"
+    assert kernel.execute("import os; os.stat('/mnt/data/data.txt').st_uid == os.getuid()").logs == "True"
+
+
+def test_the_same_thread_keeps_its_kernel_and_state(pool):
+    kernel, new = pool.kernel_for("thread_c")
+    kernel.execute("x = 5")
+    again, new_again = pool.kernel_for("thread_c")
+    assert again is kernel and new and not new_again
+    assert again.execute("x").logs == "5"
+
+
+def test_idle_kernels_are_reaped_and_the_cap_evicts_the_least_recently_used(pool):
+    a, _ = pool.kernel_for("thread_1")
+    b, _ = pool.kernel_for("thread_2")
+    c, _ = pool.kernel_for("thread_3")  # over the cap (2 + 1 pooled): the oldest gives way
+    live = {k.uid for k in [*pool.by_thread.values(), *pool.ready] if k.alive()}
+    assert len(pool.by_thread) <= 3 and not a.alive() and c.alive() and c.uid in live
+    pool.idle_timeout = 0
+    time.sleep(0.01)
+    assert pool.reap_idle() >= 1
+    assert not b.alive()
