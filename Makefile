@@ -55,6 +55,13 @@ test: install models
 bench: install models
 	$(PY) -m local_assistants.bench
 
+# The tutor benchmark (README, "Tutor benchmark"): e.g.
+#   make bench-tutor TUTOR_ARGS="--models smollm2-135m-instruct,gemma-3-270m --tasks arith:30,algebra:30,gsm8k:30"
+TUTOR_ARGS ?=
+.PHONY: bench-tutor
+bench-tutor: install models
+	$(VENV)/bin/local-assistants bench tutor $(TUTOR_ARGS)
+
 serve: install models
 	$(VENV)/bin/local-assistants serve
 

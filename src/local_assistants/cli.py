@@ -1,4 +1,4 @@
-"""The ``local-assistants`` command: serve, models list|pull, demo."""
+"""The ``local-assistants`` command: serve, models list|pull, demo, bench tutor."""
 
 from __future__ import annotations
 
@@ -59,6 +59,38 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return demo_main()
 
 
+def _bench_tutor(args: argparse.Namespace, settings: Settings) -> int:
+    import shlex
+    from pathlib import Path
+
+    from .bench.tutor import Config, run
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()] or [settings.default_model]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    command = ["local-assistants", "bench", "tutor", "--models", ",".join(models), "--tasks", args.tasks,
+               "--modes", ",".join(modes), "--seed", str(args.seed)]
+    if args.out != TUTOR_OUT:
+        command += ["--out", args.out]
+    if args.temperature != 0.0:
+        command += ["--temperature", str(args.temperature)]
+    if args.max_tokens != 512:
+        command += ["--max-tokens", str(args.max_tokens)]
+    if args.no_baseline:
+        command.append("--no-baseline")
+    config = Config(models=models, tasks=args.tasks, modes=modes, seed=args.seed, out=Path(args.out),
+                    temperature=args.temperature, max_tokens=args.max_tokens, baseline=not args.no_baseline,
+                    command=shlex.join(command))
+    logging.getLogger().setLevel(logging.WARNING)  # the progress bar, not the server's log
+    summary = run(config, settings, progress=not args.quiet)
+    print((Path(args.out) / "summary.md").read_text())
+    print(f"{summary['executed']} tasks run now, {summary['skipped']} found done; "
+          f"results in {args.out}/ (results.jsonl, summary.json, summary.md, chart.png)")
+    return 0
+
+
+TUTOR_OUT = "bench-results/tutor"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="local-assistants", description=__doc__)
     parser.add_argument("--data-dir", help="where the database and files live (default: ./data)")
@@ -83,6 +115,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the Math Tutor quickstart against the embedded server")
     demo.set_defaults(func=_demo)
+
+    bench = sub.add_parser("bench", help="benchmarks that compare local models")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    tutor = bench_sub.add_parser(
+        "tutor", help="models on tutor tasks through the runtime, plain and with the code interpreter",
+        description="Each task is a thread and a run of a Math Tutor assistant; each is also run on raw "
+                    "llama-cpp-python (the baseline). Results accumulate in OUT/results.jsonl (resumable); "
+                    "OUT/summary.json, summary.md and chart.png summarise them.")
+    tutor.add_argument("--models", default="",
+                       help="comma-separated catalog names or .gguf paths (default: the default model); "
+                            "catalog models not present are pulled")
+    tutor.add_argument("--tasks", default="arith:30,algebra:30,gsm8k:30",
+                       help="task sets and counts, e.g. gsm8k:100,algebra:50,arith:30 (default: %(default)s)")
+    tutor.add_argument("--modes", default="plain,code_interpreter",
+                       help="plain and/or code_interpreter (default: %(default)s)")
+    tutor.add_argument("--seed", type=int, default=0, help="task generation and sampling seed (default: 0)")
+    tutor.add_argument("--out", default=TUTOR_OUT, help="output folder (default: %(default)s)")
+    tutor.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default: 0, greedy)")
+    tutor.add_argument("--max-tokens", type=int, default=512,
+                       help="max_completion_tokens of each run (default: %(default)s)")
+    tutor.add_argument("--no-baseline", action="store_true", help="skip the raw llama-cpp-python baseline")
+    tutor.add_argument("--quiet", action="store_true", help="no progress bar")
+    tutor.set_defaults(func=_bench_tutor)
     return parser
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 
+from .adapters.embedder import SentenceTransformerEmbedder
+from .adapters.faiss_index import FaissIndex
+from .adapters.parsers import parse_file
 from .adapters.sqlite_store import SQLiteStore
 from .adapters.jupyter import KernelPool
 from .adapters.sandbox import SandboxSpec, check_available
@@ -19,6 +22,9 @@ from .services.messages import MessagesService
 from .services.models import ModelPool
 from .services.runs import RunsService
 from .services.threads import ThreadsService
+from .services.indexes import IndexCache
+from .services.ingestion import IngestionWorker
+from .services.vector_stores import VectorStoresService
 from .services.worker import RunWorker
 from .tools.code_interpreter import CodeInterpreter
 
@@ -66,6 +72,7 @@ class Runtime:
         removed = self.files.remove_orphans()
         if removed:
             log.info("removed %d orphaned file blobs", removed)
+        self._build_file_search()
         self.model_pool = ModelPool(self.models, model_factory or llama_factory(self.settings))
         spec = SandboxSpec(kernel_python=self.settings.kernel_python.absolute(), unsafe=self.settings.unsafe_kernel)
         self.kernels = KernelPool(spec, self.settings.sandbox_dir.absolute(), pool_size=self.settings.kernel_pool_size,
@@ -83,13 +90,31 @@ class Runtime:
                                     default_max_completion_tokens=self.settings.default_max_completion_tokens,
                                     publish=self.events.publish,
                                     requires_action_expiry_s=self.settings.requires_action_expiry_s,
-                                    code_interpreter=self.code_interpreter)
+                                    code_interpreter=self.code_interpreter,
+                                    vector_stores=self.vector_stores)
         self.worker = RunWorker(self.executor, housekeeping=[self.kernels.reap_idle])
         self.runs.enqueue = self.worker.enqueue
         self.runs.request_cancel = self.executor.request_cancel
         self.runs.publish = self.events.publish
         if start_worker:
             self.worker.start()
+        self.ingestion.start()
+
+    def _build_file_search(self) -> None:
+        """Vector stores: the embedder (lazy: torch loads on the first embedding, never for a
+        runtime that does not search files), one FAISS index per store beside the database,
+        and the ingestion worker's thread."""
+        self.embedder = SentenceTransformerEmbedder()
+        dim = self.embedder.dimension
+        self.vector_indexes = IndexCache(self.store, self.settings.data_dir / "vector_index", dim,
+                                         open_index=lambda path: FaissIndex.open(dim, path),
+                                         new_index=lambda path: FaissIndex(dim, path))
+        self.vector_stores = VectorStoresService(self.store, self.files, self.embedder, parse_file,
+                                                 self.vector_indexes, self.files.clock)
+        self.ingestion = IngestionWorker(self.vector_stores)
+        self.vector_stores.enqueue = self.ingestion.enqueue
+        self.messages.vector_stores = self.vector_stores
+        self.assistants.vector_stores = self.vector_stores
 
     def model_objects(self) -> list[dict]:
         """The catalog (present or not) and any other local .gguf, as OpenAI model objects."""
@@ -108,6 +133,7 @@ class Runtime:
 
     def close(self) -> None:
         self.worker.stop()
+        self.ingestion.stop()
         self.kernels.close()
         self.model_pool.close()
         self.store.close()

@@ -25,26 +25,30 @@ def test_create_empty_thread(shared_client):
 
 
 def test_create_thread_with_messages_metadata_and_tool_resources(shared_client):
+    # file_search needs real things: an existing vector store, and an existing file to attach to it
+    vs = shared_client.vector_stores.create(name="thread store")
+    doc = shared_client.files.create(file=("doc.txt", b"a document"), purpose="assistants")
     t = shared_client.beta.threads.create(
         messages=[
             {"role": "user", "content": "Hello"},
             {"role": "assistant", "content": "Hi there", "metadata": {"n": "2"}},
             {"role": "user", "content": [{"type": "text", "text": "Look"}],
-             "attachments": [{"file_id": "file-1", "tools": [{"type": "file_search"}]}]},
+             "attachments": [{"file_id": doc.id, "tools": [{"type": "file_search"}]}]},
         ],
         metadata={"topic": "greetings"},
         tool_resources={"code_interpreter": {"file_ids": ["file-1"]},
-                        "file_search": {"vector_store_ids": ["vs_1"]}},
+                        "file_search": {"vector_store_ids": [vs.id]}},
     )
     assert t.metadata == {"topic": "greetings"}
     assert t.tool_resources.code_interpreter.file_ids == ["file-1"]
-    assert t.tool_resources.file_search.vector_store_ids == ["vs_1"]
+    assert t.tool_resources.file_search.vector_store_ids == [vs.id]
+    assert shared_client.vector_stores.files.retrieve(doc.id, vector_store_id=vs.id).id == doc.id
     msgs = shared_client.beta.threads.messages.list(t.id, order="asc").data
     assert _texts(msgs) == ["Hello", "Hi there", "Look"]
     assert [m.role for m in msgs] == ["user", "assistant", "user"]
     assert all(m.thread_id == t.id for m in msgs)
     assert msgs[1].metadata == {"n": "2"}
-    assert msgs[2].attachments[0].file_id == "file-1"
+    assert msgs[2].attachments[0].file_id == doc.id
     assert msgs[2].attachments[0].tools[0].type == "file_search"
     # newest first by default
     assert _texts(shared_client.beta.threads.messages.list(t.id).data) == ["Look", "Hi there", "Hello"]
@@ -166,6 +170,7 @@ def test_create_message_with_string_content(shared_client):
 
 def test_create_message_with_content_parts(shared_client):
     t = shared_client.beta.threads.create()
+    doc = shared_client.files.create(file=("doc.txt", b"a document"), purpose="assistants")
     m = shared_client.beta.threads.messages.create(
         t.id,
         role="user",
@@ -175,7 +180,7 @@ def test_create_message_with_content_parts(shared_client):
             {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "high"}},
             {"type": "image_url", "image_url": {"url": "https://example.com/b.png"}},
         ],
-        attachments=[{"file_id": "file-doc", "tools": [{"type": "code_interpreter"}, {"type": "file_search"}]}],
+        attachments=[{"file_id": doc.id, "tools": [{"type": "code_interpreter"}, {"type": "file_search"}]}],
     )
     assert [p.type for p in m.content] == ["text", "image_file", "image_url", "image_url"]
     assert m.content[0].text.value == "Describe these."
@@ -184,7 +189,7 @@ def test_create_message_with_content_parts(shared_client):
     assert m.content[2].image_url.url == "https://example.com/a.png"
     assert m.content[2].image_url.detail == "high"
     assert m.content[3].image_url.url == "https://example.com/b.png"
-    assert m.attachments[0].file_id == "file-doc"
+    assert m.attachments[0].file_id == doc.id
     assert [x.type for x in m.attachments[0].tools] == ["code_interpreter", "file_search"]
     got = shared_client.beta.threads.messages.retrieve(m.id, thread_id=t.id)
     assert got.model_dump() == m.model_dump()

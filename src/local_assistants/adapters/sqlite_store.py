@@ -53,8 +53,71 @@ def _create_token_counts(db: sqlite_utils.Database) -> None:
     )
 
 
+# Object tables of file search, in the shape above. Registered in TABLE_COLUMNS so the generic
+# methods serve them; a new database gets them from _create_object_tables already, an older one
+# from _create_vector_store_tables (same statements, IF NOT EXISTS).
+FTS_TOKENIZE = "'porter unicode61 remove_diacritics 2'"
+VECTOR_STORE_TABLE_COLUMNS: dict[str, dict[str, type]] = {
+    "vector_stores": {},
+    "file_batches": {"vector_store_id": str},
+}
+TABLE_COLUMNS.update(VECTOR_STORE_TABLE_COLUMNS)
+
+
+def _create_vector_store_tables(db: sqlite_utils.Database) -> None:
+    """Vector stores, their files, file batches, and the chunks file search reads.
+
+    ``vector_store_files`` is keyed by (store, file): a file may sit in several stores, and
+    its vector-store-file id is the file id.  ``chunks`` holds every chunk's text, position
+    and embedding vectors (float32, one row of ``n_vectors`` x dimension), so the FAISS
+    index of a store can always be rebuilt from here; ``chunks_fts`` indexes chunk text
+    for BM25, kept in step by triggers.
+    """
+    for name, columns in VECTOR_STORE_TABLE_COLUMNS.items():
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS [{name}] ("
+            "seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, data TEXT NOT NULL"
+            + "".join(f", [{col}] TEXT" for col in columns)
+            + ")"
+        )
+        for col in columns:
+            db.execute(f"CREATE INDEX IF NOT EXISTS [idx_{name}_{col}] ON [{name}] ([{col}], seq)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS vector_store_files (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "vector_store_id TEXT NOT NULL, file_id TEXT NOT NULL, status TEXT NOT NULL, filename TEXT, "
+        "data TEXT NOT NULL, UNIQUE (vector_store_id, file_id))"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_vector_store_files_status ON vector_store_files "
+               "(vector_store_id, status, seq)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_vector_store_files_file ON vector_store_files (file_id)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS file_batch_files (batch_id TEXT NOT NULL, vector_store_id TEXT NOT NULL, "
+        "file_id TEXT NOT NULL, PRIMARY KEY (batch_id, file_id)) WITHOUT ROWID"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_file_batch_files_file ON file_batch_files (vector_store_id, file_id)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS chunks (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, "
+        "vector_store_id TEXT NOT NULL, file_id TEXT NOT NULL, position INTEGER NOT NULL, text TEXT NOT NULL, "
+        "tokens INTEGER NOT NULL, start_char INTEGER NOT NULL, end_char INTEGER NOT NULL, "
+        "n_vectors INTEGER NOT NULL, vectors BLOB NOT NULL)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_chunks_file ON chunks (vector_store_id, file_id, position)")
+    # Covering the store filter of full-text matches: a chunk row with its vectors is large,
+    # and looking each match up in the table costs more than BM25 itself (measured).
+    db.execute("CREATE INDEX IF NOT EXISTS idx_chunks_seq_store ON chunks (seq, vector_store_id, file_id)")
+    db.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, content='chunks', content_rowid='seq', "
+        f"tokenize={FTS_TOKENIZE})"
+    )
+    db.execute("CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN "
+               "INSERT INTO chunks_fts (rowid, text) VALUES (new.seq, new.text); END")
+    db.execute("CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN "
+               "INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.seq, old.text); END")
+
+
 # Applied in order, each once, recorded in the _migrations table by name.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_object_tables, _create_token_counts]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_object_tables, _create_token_counts,
+                                                            _create_vector_store_tables]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
@@ -140,6 +203,12 @@ class SQLiteStore:
                     if self.db.conn.in_transaction:
                         self.db.execute("ROLLBACK")
                     raise
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock without a transaction: others wait, nested calls join."""
+        with self._lock:
+            yield
 
     def _execute(self, sql: str, params: list | tuple = ()) -> sqlite3.Cursor:
         with self._lock:
@@ -236,6 +305,242 @@ class SQLiteStore:
             if thread_id is not None:
                 self._execute("DELETE FROM token_counts WHERE message_id IN "
                               "(SELECT id FROM messages WHERE thread_id = ?)", [thread_id])
+
+    # -- vector-store files (keyed by store and file) ----------------------------
+    def insert_vector_store_file(self, obj: dict, *, filename: str | None = None) -> dict:
+        with self.transaction():
+            self._execute(
+                "INSERT INTO vector_store_files (vector_store_id, file_id, status, filename, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [obj["vector_store_id"], obj["id"], obj["status"], filename, json.dumps(obj)])
+        return obj
+
+    def update_vector_store_file(self, obj: dict) -> dict:
+        with self.transaction():
+            self._execute("UPDATE vector_store_files SET status = ?, data = ? WHERE vector_store_id = ? "
+                          "AND file_id = ?", [obj["status"], json.dumps(obj), obj["vector_store_id"], obj["id"]])
+        return obj
+
+    def get_vector_store_file(self, vector_store_id: str, file_id: str) -> dict | None:
+        row = self._execute("SELECT data FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?",
+                            [vector_store_id, file_id]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def vector_store_file_names(self, vector_store_id: str, file_ids: list[str]) -> dict[str, str | None]:
+        rows = self._execute(
+            f"SELECT file_id, filename FROM vector_store_files WHERE vector_store_id = ? AND file_id IN "
+            f"({', '.join('?' * len(file_ids))})", [vector_store_id, *file_ids]).fetchall() if file_ids else []
+        return dict(rows)
+
+    def delete_vector_store_file(self, vector_store_id: str, file_id: str) -> bool:
+        with self.transaction():
+            cur = self._execute("DELETE FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?",
+                                [vector_store_id, file_id])
+        return cur.rowcount > 0
+
+    def find_vector_store_files(self, *, vector_store_id: str | None = None, status: str | list | None = None,
+                                file_id: str | None = None) -> list[dict]:
+        conds, params = [], []
+        for col, value in (("vector_store_id", vector_store_id), ("status", status), ("file_id", file_id)):
+            if value is None:
+                continue
+            if isinstance(value, (list, tuple, set)):
+                conds.append(f"{col} IN ({', '.join('?' * len(value))})")
+                params.extend(value)
+            else:
+                conds.append(f"{col} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        rows = self._execute(f"SELECT data FROM vector_store_files {where} ORDER BY seq", params).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def vector_store_file_counts(self, vector_store_id: str, batch_id: str | None = None) -> tuple[dict[str, int], int]:
+        """Files by status, and the usage bytes of the completed ones, of a store (or one of its batches)."""
+        sql = ("SELECT f.status, count(*), coalesce(sum(json_extract(f.data, '$.usage_bytes')), 0) "
+               "FROM vector_store_files f ")
+        params: list = [vector_store_id]
+        if batch_id is not None:
+            sql += ("JOIN file_batch_files b ON b.vector_store_id = f.vector_store_id AND b.file_id = f.file_id "
+                    "AND b.batch_id = ? ")
+            params.insert(0, batch_id)
+        sql += "WHERE f.vector_store_id = ? GROUP BY f.status"
+        counts: dict[str, int] = {}
+        usage = 0
+        for status, n, used in self._execute(sql, params).fetchall():
+            counts[status] = n
+            if status == "completed":
+                usage = int(used)
+        return counts, usage
+
+    def list_vector_store_files(self, vector_store_id: str, query: ListQuery, *, status: str | None = None,
+                                batch_id: str | None = None) -> Page:
+        base = "FROM vector_store_files f "
+        conds, params = ["f.vector_store_id = ?"], [vector_store_id]
+        if batch_id is not None:
+            base += ("JOIN file_batch_files b ON b.vector_store_id = f.vector_store_id AND b.file_id = f.file_id "
+                     "AND b.batch_id = ? ")
+            params.insert(0, batch_id)
+        if status is not None:
+            conds.append("f.status = ?")
+            params.append(status)
+        descending = query.order == "desc"
+        forward = True
+        for cursor, param in ((query.after, "after"), (query.before, "before")):
+            if cursor is None:
+                continue
+            row = self._execute(f"SELECT f.seq {base} WHERE {' AND '.join(conds)} AND f.file_id = ?",
+                                [*params, cursor]).fetchone()
+            if row is None:
+                raise InvalidRequestError(f"Invalid '{param}': no object with id '{cursor}' in this list.",
+                                          param=param)
+            if param == "after":
+                conds.append("f.seq < ?" if descending else "f.seq > ?")
+            else:
+                conds.append("f.seq > ?" if descending else "f.seq < ?")
+                forward = query.after is not None
+            params.append(row[0])
+        ascending = (not descending) == forward
+        rows = self._execute(f"SELECT f.data {base} WHERE {' AND '.join(conds)} ORDER BY f.seq "
+                             f"{'ASC' if ascending else 'DESC'} LIMIT ?", [*params, query.limit + 1]).fetchall()
+        data = [json.loads(r[0]) for r in rows[: query.limit]]
+        if not forward:
+            data.reverse()
+        return Page(data=data, has_more=len(rows) > query.limit)
+
+    def add_batch_files(self, batch_id: str, vector_store_id: str, file_ids: list[str]) -> None:
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO file_batch_files (batch_id, vector_store_id, file_id) VALUES (?, ?, ?)",
+                [(batch_id, vector_store_id, f) for f in file_ids])
+
+    def delete_vector_store_rows(self, vector_store_id: str) -> None:
+        """Every file, batch and chunk of a store (the store's own row aside)."""
+        with self.transaction():
+            self._execute("DELETE FROM chunks WHERE vector_store_id = ?", [vector_store_id])
+            self._chunks_changed()
+            self._execute("DELETE FROM file_batch_files WHERE vector_store_id = ?", [vector_store_id])
+            self._execute("DELETE FROM file_batches WHERE vector_store_id = ?", [vector_store_id])
+            self._execute("DELETE FROM vector_store_files WHERE vector_store_id = ?", [vector_store_id])
+
+    # -- chunks -------------------------------------------------------------------
+    def insert_chunks(self, rows: list[tuple]) -> list[tuple[int, int]]:
+        """Insert ``(id, vector_store_id, file_id, position, text, tokens, start_char, end_char,
+        n_vectors, vectors)`` rows; return their ``(seq, n_vectors)`` in the given order."""
+        if not rows:
+            return []
+        out = []
+        with self.transaction():
+            for row in rows:
+                cur = self._execute(
+                    "INSERT INTO chunks (id, vector_store_id, file_id, position, text, tokens, start_char, "
+                    "end_char, n_vectors, vectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                out.append((cur.lastrowid, row[8]))
+            self._chunks_changed()
+        return out
+
+    def delete_chunks(self, vector_store_id: str, file_id: str) -> list[tuple[int, int]]:
+        """Delete a file's chunks in a store; return the ``(seq, n_vectors)`` they had."""
+        with self.transaction():
+            gone = self._execute("SELECT seq, n_vectors FROM chunks WHERE vector_store_id = ? AND file_id = ?",
+                                 [vector_store_id, file_id]).fetchall()
+            self._execute("DELETE FROM chunks WHERE vector_store_id = ? AND file_id = ?", [vector_store_id, file_id])
+            self._chunks_changed()
+        return [tuple(r) for r in gone]
+
+    def chunk_slots(self, vector_store_id: str, file_ids: list[str] | None = None) -> list[tuple[int, int]]:
+        """``(seq, n_vectors)`` of a store's chunks (of some files only, when given)."""
+        sql = "SELECT seq, n_vectors FROM chunks WHERE vector_store_id = ?"
+        params: list = [vector_store_id]
+        if file_ids is not None:
+            if not file_ids:
+                return []
+            sql += f" AND file_id IN ({', '.join('?' * len(file_ids))})"
+            params.extend(file_ids)
+        return [tuple(r) for r in self._execute(sql, params).fetchall()]
+
+    def iter_chunk_vectors(self, vector_store_id: str, batch: int = 2048) -> Iterator[list[tuple[int, int, bytes]]]:
+        """A store's ``(seq, n_vectors, vectors)`` in batches, for rebuilding its index."""
+        last = 0
+        while True:
+            rows = self._execute("SELECT seq, n_vectors, vectors FROM chunks WHERE vector_store_id = ? AND seq > ? "
+                                 "ORDER BY seq LIMIT ?", [vector_store_id, last, batch]).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [tuple(r) for r in rows]
+
+    def chunks_by_seq(self, seqs: list[int], *, with_vectors: bool = False) -> dict[int, dict]:
+        if not seqs:
+            return {}
+        cols = "seq, id, vector_store_id, file_id, position, text, tokens, n_vectors" + (", vectors" if with_vectors else "")
+        out = {}
+        for i in range(0, len(seqs), 900):
+            part = seqs[i:i + 900]
+            cur = self._execute(f"SELECT {cols} FROM chunks WHERE seq IN ({', '.join('?' * len(part))})", part)
+            names = [d[0] for d in cur.description]
+            for row in cur.fetchall():
+                out[row[0]] = dict(zip(names, row))
+        return out
+
+    def chunk_texts(self, vector_store_id: str, file_id: str) -> list[tuple[int, int, str]]:
+        """A file's chunks in a store as ``(start_char, end_char, text)``, in order."""
+        return [tuple(r) for r in self._execute(
+            "SELECT start_char, end_char, text FROM chunks WHERE vector_store_id = ? AND file_id = ? "
+            "ORDER BY position", [vector_store_id, file_id]).fetchall()]
+
+    def fts_document_frequencies(self, words: list[str], cap: int) -> dict[str, int]:
+        """How many chunks match each word (as FTS5 tokenizes it), counted up to ``cap``.
+
+        Counting walks the word's posting list, so it stops at ``cap``; counts are cached
+        until the chunks change (here, or in another connection: ``PRAGMA data_version``)."""
+        out: dict[str, int] = {}
+        with self._lock:
+            version = (self._chunks_version(), self.db.execute("PRAGMA data_version").fetchone()[0], cap)
+            cache = getattr(self, "_df_cache", None)
+            if cache is None:
+                cache = self._df_cache = {}
+            if cache.get("__version__") != version or len(cache) > 100_000:
+                cache.clear()
+                cache["__version__"] = version
+            for word in words:
+                if word not in cache:
+                    try:
+                        cache[word] = self.db.execute(
+                            "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+                            ['"' + word.replace('"', '""') + '"', cap]).fetchone()[0]
+                    except sqlite3.OperationalError:
+                        cache[word] = 0
+                out[word] = cache[word]
+        return out
+
+    def _chunks_version(self) -> int:
+        return getattr(self, "_chunk_changes", 0)
+
+    def _chunks_changed(self) -> None:
+        self._chunk_changes = self._chunks_version() + 1
+
+    def fts_search(self, match: str, vector_store_ids: list[str], *, file_ids: list[str] | None = None,
+                   limit: int | None = None) -> list[tuple[int, float]]:
+        """Chunks matching an FTS5 query with their BM25 score (higher is better), best first,
+        within some stores (and some files, when given); all of them unless ``limit``."""
+        if not vector_store_ids or (file_ids is not None and not file_ids):
+            return []
+        conds = [f"c.vector_store_id IN ({', '.join('?' * len(vector_store_ids))})"]
+        params: list = [match, *vector_store_ids]
+        if file_ids is not None:
+            conds.append(f"c.file_id IN ({', '.join('?' * len(file_ids))})")
+            params.extend(file_ids)
+        sql = (f"SELECT chunks_fts.rowid, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks c "
+               f"INDEXED BY idx_chunks_seq_store ON c.seq = chunks_fts.rowid WHERE chunks_fts MATCH ? AND "
+               f"{' AND '.join(conds)} ORDER BY bm25(chunks_fts)")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        try:
+            rows = self._execute(sql, params).fetchall()
+        except sqlite3.OperationalError:  # a query FTS5 refuses finds nothing, it is not an error
+            return []
+        return [(int(r[0]), float(r[1])) for r in rows]
 
     # -- helpers ------------------------------------------------------------
     def _seq(self, table: str, obj_id: str, param: str, where: dict[str, Any]) -> int:

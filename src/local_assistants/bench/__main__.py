@@ -12,7 +12,8 @@ from ..config import Settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_assistants.bench")
-    parser.add_argument("--only", choices=["runs", "window", "functions", "code"], help="run one group only")
+    parser.add_argument("--only", choices=["runs", "window", "functions", "code", "retrieval"],
+                        help="run one group only")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     print(f"# local-assistants benchmarks, {time.strftime('%Y-%m-%d %H:%M')}, "
@@ -31,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         from .code_bench import main as code
 
         for block in code(settings.kernel_python, settings.sandbox_dir):
+            print(block, flush=True)
+    if args.only in (None, "retrieval"):
+        from .retrieval_bench import main as retrieval
+
+        for block in retrieval():
             print(block, flush=True)
     if args.only in (None, "runs"):
         from .runs_bench import main as runs

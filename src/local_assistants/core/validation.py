@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from ..errors import InvalidRequestError
+from .chunking import chunking_strategy
 
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
@@ -223,7 +224,50 @@ def tool_resources(value: Any, param: str = "tool_resources") -> dict | None:
                 param=f"{param}.file_search.vector_store_ids",
             )
         out["file_search"] = {"vector_store_ids": list(ids)}
+        specs = _inline_vector_stores(fs.get("vector_stores"), f"{param}.file_search.vector_stores")
+        if specs:
+            if ids:
+                raise InvalidRequestError(
+                    f"Only one of '{param}.file_search.vector_store_ids' or '{param}.file_search.vector_stores' "
+                    "may be given.", param=f"{param}.file_search.vector_stores")
+            # Not stored as such: the service creates these stores and lists their ids instead.
+            out["file_search"]["vector_stores"] = specs
     return out
+
+
+MAX_INLINE_VECTOR_STORE_FILES = 10_000
+
+
+def _inline_vector_stores(value: Any, param: str) -> list[dict]:
+    """``tool_resources.file_search.vector_stores``: stores to create, ``{file_ids, chunking_strategy, metadata}``."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequestError(f"Invalid type for '{param}': expected an array.", param=param)
+    if len(value) > MAX_VECTOR_STORES:
+        raise InvalidRequestError(f"Invalid '{param}': at most {MAX_VECTOR_STORES} vector store.", param=param)
+    specs = []
+    for i, spec in enumerate(value):
+        p = f"{param}[{i}]"
+        if not isinstance(spec, dict):
+            raise InvalidRequestError(f"Invalid type for '{p}': expected an object.", param=p)
+        unknown = sorted(set(spec) - {"file_ids", "chunking_strategy", "metadata"})
+        if unknown:
+            raise InvalidRequestError(f"Unrecognized request argument supplied: {p}.{unknown[0]}",
+                                      param=f"{p}.{unknown[0]}")
+        file_ids = spec.get("file_ids") or []
+        if not isinstance(file_ids, list) or not all(isinstance(x, str) and x for x in file_ids):
+            raise InvalidRequestError(f"Invalid type for '{p}.file_ids': expected an array of strings.",
+                                      param=f"{p}.file_ids")
+        if len(file_ids) > MAX_INLINE_VECTOR_STORE_FILES:
+            raise InvalidRequestError(f"Invalid '{p}.file_ids': at most {MAX_INLINE_VECTOR_STORE_FILES} files.",
+                                      param=f"{p}.file_ids")
+        specs.append({
+            "file_ids": list(file_ids),
+            "chunking_strategy": chunking_strategy(spec.get("chunking_strategy"), f"{p}.chunking_strategy"),
+            "metadata": metadata(spec.get("metadata"), f"{p}.metadata") or {},
+        })
+    return specs
 
 
 def response_format(value: Any, param: str = "response_format") -> Any:

@@ -32,7 +32,8 @@ def error_response(err: LocalAssistantsError, request_id: str | None = None) -> 
 
 
 def create_app(runtime) -> FastAPI:
-    from . import routes_assistants, routes_files, routes_models, routes_runs, routes_threads
+    from . import (routes_assistants, routes_files, routes_models, routes_runs, routes_threads,
+                   routes_vector_stores)
 
     app = FastAPI(title="local-assistants", version="0.1.0", docs_url="/docs", redoc_url=None)
     app.state.runtime = runtime
@@ -96,7 +97,8 @@ def create_app(runtime) -> FastAPI:
         return {"status": "ok"}
 
     # routes_runs first: POST /threads/runs must not be taken for POST /threads/{thread_id}.
-    for module in (routes_runs, routes_assistants, routes_threads, routes_files, routes_models):
+    for module in (routes_runs, routes_assistants, routes_threads, routes_files, routes_models,
+                   routes_vector_stores):
         app.include_router(module.router, prefix="/v1")
     return app
 

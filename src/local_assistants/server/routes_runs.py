@@ -96,11 +96,13 @@ async def submit_tool_outputs(thread_id: str, run_id: str, request: Request):
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps")
 async def list_steps(thread_id: str, run_id: str, request: Request):
-    page = await call(runtime(request).runs.list_steps, thread_id, run_id, **page_params(request))
+    page = await call(runtime(request).runs.list_steps, thread_id, run_id,
+                      include=request.query_params.getlist("include[]"), **page_params(request))
     return page.to_body()
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps/{step_id}")
 async def retrieve_step(thread_id: str, run_id: str, step_id: str, request: Request):
-    return await call(runtime(request).runs.retrieve_step, thread_id, run_id, step_id)
+    return await call(runtime(request).runs.retrieve_step, thread_id, run_id, step_id,
+                      include=request.query_params.getlist("include[]"))
 

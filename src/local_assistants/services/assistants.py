@@ -33,6 +33,13 @@ def _model(value: Any) -> str:
 class AssistantsService(ResourceService):
     table = "assistants"
     noun = "assistant"
+    vector_stores = None
+    """The vector-store service, set by the runtime: checks file_search stores, creates inline ones."""
+
+    def _file_search(self, tool_resources: dict | None) -> dict | None:
+        if self.vector_stores is None or not tool_resources:
+            return tool_resources
+        return self.vector_stores.resolve_tool_resources(tool_resources, for_thread=False)
 
     def create(self, *, model: Any, **fields: Any) -> dict:
         model = _model(model)
@@ -50,7 +57,9 @@ class AssistantsService(ResourceService):
             "top_p": checked["top_p"] if checked["top_p"] is not None else 1.0,
             "response_format": checked["response_format"] or "auto",
         }
-        return self.store.insert(self.table, assistant)
+        with self.store.transaction():
+            assistant["tool_resources"] = self._file_search(assistant["tool_resources"]) or {}
+            return self.store.insert(self.table, assistant)
 
     def modify(self, assistant_id: str, **fields: Any) -> dict:
         with self.store.transaction():
@@ -60,6 +69,8 @@ class AssistantsService(ResourceService):
             for key, check in _CHECKS.items():
                 if key in fields and fields[key] is not None:
                     assistant[key] = check(fields[key])
+                    if key == "tool_resources":
+                        assistant[key] = self._file_search(assistant[key])
             return self.store.update(self.table, assistant)
 
     def delete(self, assistant_id: str) -> dict:

@@ -18,6 +18,7 @@ from ..errors import LocalAssistantsError
 from ..ids import new_id, now_s
 from ..core.jsonrepair import close_json
 from ..core.toolcalls import CallStream, starts_tool_call
+from ..tools import file_search
 from ..tools.annotations import link_files
 from ..tools.functions import MAX_TOOL_ROUNDS, SUPPORTED_TOOLS, plan_turn, replay_items
 from .history import ThreadHistory
@@ -30,7 +31,7 @@ DEFAULT_TEMPERATURE = 1.0
 class RunExecutor:
     def __init__(self, runs, models, *, default_max_completion_tokens: int, publish,
                  requires_action_expiry_s: int = 600, supported_tools: frozenset[str] = SUPPORTED_TOOLS,
-                 code_interpreter=None):
+                 code_interpreter=None, vector_stores=None):
         self.runs = runs
         self.store = runs.store
         self.messages = runs.messages
@@ -40,6 +41,7 @@ class RunExecutor:
         self.requires_action_expiry_s = requires_action_expiry_s
         self._supported = supported_tools
         self.code = code_interpreter
+        self.vector_stores = vector_stores
         self._cancel: set[str] = set()
         self._cancel_lock = threading.Lock()
 
@@ -86,15 +88,20 @@ class RunExecutor:
             self._refuse_unsupported_tools(run)
             model = self.models.get(run["model"])
             overhead = model.template.message_overhead(model.count_tokens)
+            searchable = self.vector_stores is not None and bool(file_search.vector_store_ids(self.store, run))
+            reserve = run["max_completion_tokens"] or self.default_max_completion_tokens
+            search_budget = budget_for(model.n_ctx, min(reserve, model.n_ctx // 2), run["max_prompt_tokens"]) // 2
             force_answer = False
             while True:  # model turns; code runs here, so only an answer or function calls end it
                 steps = self.store.find("run_steps", run_id=run_id)
                 rounds = MAX_TOOL_ROUNDS if force_answer else sum(1 for s in steps if s["type"] == "tool_calls")
-                plan = plan_turn(run, model, rounds_done=rounds, supported=self.supported_tools)
+                plan = plan_turn(run, model, rounds_done=rounds, supported=self.supported_tools,
+                                 searchable=searchable)
                 prompt = self._prompt(run, model, plan.system_section,
-                                      replay_items(steps, model.count_tokens, overhead))
+                                      replay_items(steps, model.count_tokens, overhead, search_budget))
                 used = sum((s.get("usage") or {}).get("completion_tokens", 0) for s in steps)
                 turn.reset()
+                turn.searchable = searchable
                 more = self._turn(run, model, prompt, plan, turn, used, _answered_calls(steps))
                 if turn.repeat:
                     # The model only repeated calls it already has outputs for: it must answer now.
@@ -124,7 +131,8 @@ class RunExecutor:
 
     @property
     def supported_tools(self) -> frozenset[str]:
-        return self._supported | ({"code_interpreter"} if self.code is not None else set())
+        return (self._supported | ({"code_interpreter"} if self.code is not None else set())
+                | ({"file_search"} if self.vector_stores is not None else set()))
 
     def _refuse_unsupported_tools(self, run: dict) -> None:
         choice = run.get("tool_choice")
@@ -248,6 +256,8 @@ class RunExecutor:
         if json_answer and done.finish_reason == "length":
             text = close_json(text) or text  # still incomplete, but parseable
         text, annotations = link_files(text, produced)
+        text, citations = self._citations(run, text)
+        annotations = citations + annotations
         if text != done.text and text.startswith(done.text):
             self.publish(run["id"], "thread.message.delta", {
                 "id": message["id"], "object": "thread.message.delta",
@@ -275,6 +285,14 @@ class RunExecutor:
         step.update(status="completed", completed_at=now, usage=usage)
         self._save_step(step, "thread.run.step.completed")
         self._finish(self._fresh(run), run_state.COMPLETED)
+
+    def _citations(self, run: dict, text: str) -> tuple[str, list[dict]]:
+        """file_citation annotations for the chunks this run's searches found and the answer used."""
+        searches = [c for s in self.store.find("run_steps", run_id=run["id"]) if s["type"] == "tool_calls"
+                    for c in s["step_details"]["tool_calls"] if c["type"] == "file_search"]
+        if not searches:
+            return text, []
+        return file_search.cite(text, searches[-1]["file_search"].get("results") or [], len(searches) - 1)
 
     def _tool_calls_turn(self, run: dict, pieces, generation, turn: "_Turn",
                          answered: set[tuple[str, str]]) -> bool:
@@ -328,6 +346,11 @@ class RunExecutor:
         step["usage"] = usage
         self._save_step(step)
         for index, call in enumerate(kept):
+            if call["type"] == "file_search":
+                query = call["file_search"]["query"]
+                ranking, results = file_search.search(self.vector_stores, self.store, run, query)
+                call["file_search"].update(ranking_options=ranking, results=results)
+                self._save_step(step)
             if call["type"] == "code_interpreter":
                 self._run_code(run, step, index, call)
                 if self.cancel_requested(run["id"]):
@@ -374,6 +397,17 @@ class RunExecutor:
         if call.kind == "code_interpreter":
             kept.append({"id": call_id, "type": "code_interpreter",
                          "code_interpreter": {"input": call.arguments, "outputs": []}})
+        elif turn.searchable and call.name == file_search.FUNCTION["name"]:
+            query = json.loads(call.arguments).get("query", "")
+            kept.append({"id": call_id, "type": "file_search",
+                         "file_search": {"ranking_options": {"ranker": "auto", "score_threshold": 0.0},
+                                         "results": [], "query": query}})
+            # As OpenAI streams it: the call appears, its results are in the completed step.
+            self.publish(run["id"], "thread.run.step.delta",
+                         {"id": turn.step["id"], "object": "thread.run.step.delta",
+                          "delta": {"step_details": {"type": "tool_calls", "tool_calls": [
+                              {"index": index, "id": call_id, "type": "file_search", "file_search": {}}]}}})
+            return
         else:
             kept.append({"id": call_id, "type": "function",
                          "function": {"name": call.name, "arguments": call.arguments, "output": None}})
@@ -449,6 +483,7 @@ class _Turn:
     message: dict | None = None
     repeat: bool = False
     stop: bool = False
+    searchable: bool = False
     wasted: dict | None = None
 
     def reset(self) -> None:
@@ -474,6 +509,8 @@ def _answered_calls(steps: list[dict]) -> set[tuple[str, str]]:
                 keys.add(_call_key(c["function"]["name"], c["function"]["arguments"]))
             elif c["type"] == "code_interpreter":
                 keys.add(_call_key("code_interpreter", c["code_interpreter"]["input"]))
+            elif c["type"] == "file_search":
+                keys.add(_call_key("file_search", json.dumps({"query": c["file_search"].get("query", "")})))
     return keys
 
 

@@ -17,6 +17,8 @@ MESSAGE_FIELDS = ("role", "content", "attachments", "metadata")
 class MessagesService(ResourceService):
     table = "messages"
     noun = "message"
+    vector_stores = None
+    """The vector-store service, set by the runtime: file_search attachments go to the thread's store."""
 
     def thread(self, thread_id: str) -> dict:
         thread = self.store.get("threads", thread_id)
@@ -64,9 +66,24 @@ class MessagesService(ResourceService):
 
     def create(self, thread_id: str, **body: Any) -> dict:
         with self.store.transaction():
-            self.thread(thread_id)
+            thread = self.thread(thread_id)
             self.refuse_if_run_active(thread_id)
-            return self.insert(self.prepare(thread_id, body))
+            message = self.insert(self.prepare(thread_id, body))
+            self.add_file_search_attachments(thread, message)
+            return message
+
+    def add_file_search_attachments(self, thread: dict, message: dict, param: str = "attachments") -> None:
+        """Files attached for ``file_search`` join the thread's vector store (created, and
+        recorded in the thread's ``tool_resources``, if the thread has none)."""
+        file_ids = [a["file_id"] for a in message.get("attachments") or []
+                    if any(t.get("type") == "file_search" for t in a.get("tools") or [])]
+        if not file_ids:
+            return
+        if self.vector_stores is None:
+            raise InvalidRequestError("File search is not available here.", param=param)
+        with self.store.transaction():
+            self.vector_stores.attach_to_thread(thread, list(dict.fromkeys(file_ids)), param=param)
+            self.store.update("threads", thread)
 
     def refuse_if_run_active(self, thread_id: str) -> None:
         active = self.store.find("runs", thread_id=thread_id, status=sorted(run_state.ACTIVE))

@@ -12,6 +12,7 @@ from ..core import run_state
 from ..core import validation as v
 from ..errors import InvalidRequestError, InvalidStateError, NotFoundError
 from ..ids import new_id
+from ..tools import file_search
 from .base import ResourceService, list_query
 from .messages import MessagesService
 from .threads import ThreadsService
@@ -245,16 +246,30 @@ class RunsService(ResourceService):
         return run, step
 
     # -- steps --------------------------------------------------------------
-    def list_steps(self, thread_id: str, run_id: str, **page: Any):
+    def list_steps(self, thread_id: str, run_id: str, *, include: list[str] | None = None, **page: Any):
         self.retrieve(thread_id, run_id)
-        return self.store.list("run_steps", _page_query(page, run_id))
+        result = self.store.list("run_steps", _page_query(page, run_id))
+        result.data = [_shown(step, include) for step in result.data]
+        return result
 
-    def retrieve_step(self, thread_id: str, run_id: str, step_id: str) -> dict:
+    def retrieve_step(self, thread_id: str, run_id: str, step_id: str, *, include: list[str] | None = None) -> dict:
         self.retrieve(thread_id, run_id)
         step = self.store.get("run_steps", step_id)
         if step is None or step["run_id"] != run_id:
             raise NotFoundError(f"No run step found with id '{step_id}'.")
-        return step
+        return _shown(step, include)
+
+
+SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+
+
+def _shown(step: dict, include: list[str] | None) -> dict:
+    """File-search result content only when asked for, as OpenAI does."""
+    for item in include or []:
+        if item != SEARCH_CONTENT:
+            raise InvalidRequestError(f"Invalid value for 'include': {item!r}; supported: {SEARCH_CONTENT!r}.",
+                                      param="include")
+    return step if SEARCH_CONTENT in (include or []) else file_search.strip_content(step)
 
 
 def _page_query(page: dict, run_id: str):

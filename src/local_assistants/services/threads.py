@@ -19,6 +19,11 @@ class ThreadsService(ResourceService):
         super().__init__(store, clock or messages.clock)
         self.messages = messages
 
+    @property
+    def vector_stores(self):
+        """The vector-store service (the runtime wires it into the messages service)."""
+        return self.messages.vector_stores
+
     def create(self, *, messages: Any = None, metadata: Any = None, tool_resources: Any = None) -> dict:
         if messages is not None and not isinstance(messages, list):
             raise InvalidRequestError("Invalid type for 'messages': expected an array.", param="messages")
@@ -33,9 +38,12 @@ class ThreadsService(ResourceService):
         prepared = [self.messages.prepare(thread["id"], m, param=f"messages[{i}]")
                     for i, m in enumerate(messages or [])]
         with self.store.transaction():
+            # Inline file_search.vector_stores become stores of the thread (ingested in the background).
+            thread["tool_resources"] = self._file_search(thread["tool_resources"])
             self.store.insert(self.table, thread)
-            for message in prepared:
+            for i, message in enumerate(prepared):
                 self.messages.insert(message)
+                self.messages.add_file_search_attachments(thread, message, param=f"messages[{i}].attachments")
         return thread
 
     def modify(self, thread_id: str, *, metadata: Any = None, tool_resources: Any = None) -> dict:
@@ -44,8 +52,19 @@ class ThreadsService(ResourceService):
             if metadata is not None:
                 thread["metadata"] = v.metadata(metadata)
             if tool_resources is not None:
-                thread["tool_resources"] = v.tool_resources(tool_resources)
+                thread["tool_resources"] = self._file_search(v.tool_resources(tool_resources))
             return self.store.update(self.table, thread)
+
+    def _file_search(self, tool_resources: dict | None) -> dict:
+        """Check the file_search stores exist and create the inline ones (a thread's expire
+        7 days after last activity)."""
+        if self.vector_stores is None:
+            fs = (tool_resources or {}).get("file_search")
+            if isinstance(fs, dict) and fs.pop("vector_stores", None):
+                raise InvalidRequestError("Inline vector stores are not available here.",
+                                          param="tool_resources.file_search.vector_stores")
+            return tool_resources or {}
+        return self.vector_stores.resolve_tool_resources(tool_resources, for_thread=True) or {}
 
     def delete(self, thread_id: str) -> dict:
         with self.store.transaction():

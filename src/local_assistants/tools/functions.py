@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ..core import grammar as G
 from ..core.toolcalls import ParsedCall, call_text, tools_section
 from ..core.window import WindowItem
+from . import file_search
 
 MAX_TOOL_ROUNDS = 8
 """Model turns that may call tools in one run; after that the model must answer."""
@@ -31,10 +32,14 @@ class TurnPlan:
         return self.mode != "none" and bool(self.functions or self.code)
 
 
-def plan_turn(run: dict, model, *, rounds_done: int, supported: frozenset[str] = SUPPORTED_TOOLS) -> TurnPlan:
+def plan_turn(run: dict, model, *, rounds_done: int, supported: frozenset[str] = SUPPORTED_TOOLS,
+              searchable: bool = False) -> TurnPlan:
     """What this model turn may do, from the run's tools, tool_choice, parallel_tool_calls,
-    response_format and how many tool rounds it has had."""
+    response_format and how many tool rounds it has had.  ``searchable``: the run has
+    vector stores, so file search is offered (as a function ``file_search(query)``)."""
     functions = [t["function"] for t in run["tools"] if t["type"] == "function" and "function" in supported]
+    if searchable and "file_search" in supported and any(t["type"] == "file_search" for t in run["tools"]):
+        functions = [file_search.FUNCTION, *functions]
     code = "code_interpreter" in supported and any(t["type"] == "code_interpreter" for t in run["tools"])
     choice = run.get("tool_choice") or "auto"
     mode = "auto"
@@ -49,6 +54,9 @@ def plan_turn(run: dict, model, *, rounds_done: int, supported: frozenset[str] =
                 code = False
             elif choice["type"] == "code_interpreter":
                 functions = []
+            elif choice["type"] == "file_search":
+                functions = [f for f in functions if f["name"] == file_search.FUNCTION["name"]]
+                code = False
     if not (functions or code):
         mode = "none"
     fmt = run.get("response_format")
@@ -70,14 +78,18 @@ def plan_turn(run: dict, model, *, rounds_done: int, supported: frozenset[str] =
                     json_answer=answer_schema is not None or json_answer)
 
 
-def replay_items(steps: list[dict], count, overhead: int) -> list[WindowItem]:
+def replay_items(steps: list[dict], count, overhead: int, search_budget: int = 2000) -> list[WindowItem]:
     """A run's completed tool-call steps as window items: each step's calls and their
-    outputs form one group, kept or dropped together."""
+    outputs form one group, kept or dropped together (search results limited to
+    ``search_budget`` tokens)."""
     items: list[WindowItem] = []
     for step in steps:
         if step["type"] != "tool_calls" or step["status"] != "completed":
             continue
         calls = step["step_details"]["tool_calls"]
+        if calls and all(c["type"] == "file_search" for c in calls):
+            items += _search_items(step, calls, count, overhead, search_budget)
+            continue
         said = "\n".join(call_text(_parsed(c)) for c in calls)
         items.append(WindowItem(step["id"] + ":calls", "assistant", said, count(said) + overhead, group=step["id"]))
         for c in calls:
@@ -87,11 +99,35 @@ def replay_items(steps: list[dict], count, overhead: int) -> list[WindowItem]:
     return items
 
 
+def _search_items(step: dict, calls: list[dict], count, overhead: int, budget: int) -> list[WindowItem]:
+    """A search call and its results, one group: the results, best first, as many as fit
+    in ``budget`` tokens (the weakest are left out, not the whole search)."""
+    items: list[WindowItem] = []
+    for c in calls:
+        said = call_text(_parsed(c))
+        group = f"{step['id']}:{c['id']}"
+        parts, used = [], count(said) + 2 * overhead
+        for i, r in enumerate(c["file_search"].get("results") or []):
+            part = f"[{i}] {r['file_name']}:\n" + " ".join(p["text"] for p in r.get("content") or [])
+            cost = count(part) + 1
+            if used + cost > budget:
+                break
+            parts.append(part)
+            used += cost
+        text = "<tool_response>\n" + ("\n\n".join(parts) or "No results.") + "\n</tool_response>"
+        items.append(WindowItem(group + ":call", "assistant", said, count(said) + overhead, group=group))
+        items.append(WindowItem(group + ":results", "user", text, count(text) + overhead, group=group))
+    return items
+
+
 def _parsed(call: dict) -> ParsedCall:
     if call["type"] == "function":
         return ParsedCall("function", call["function"]["name"], call["function"]["arguments"])
     if call["type"] == "code_interpreter":
         return ParsedCall("code_interpreter", "code_interpreter", call["code_interpreter"]["input"])
+    if call["type"] == "file_search":
+        query = call["file_search"].get("query") or ""
+        return ParsedCall("function", "file_search", json.dumps({"query": query}))
     return ParsedCall(call["type"], call["type"], "")
 
 

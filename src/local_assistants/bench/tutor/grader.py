@@ -7,8 +7,9 @@ The rule (the same for every model, mode and system):
    ``####``; else the whole text.  The number that counts is the **last number**
    in that part.
 2. If the answer text has no number at all (code mode only), the number is the
-   **last number of the last code output** (``logs``) that is not an error
-   (no traceback, not interrupted).  Code outputs are never used when the
+   **last number shown by the code outputs** (``logs``), latest output first,
+   skipping outputs that are errors (a traceback, an ``...Error:`` line, an
+   interrupted execution).  Code outputs are never used when the
    answer gives a number, right or wrong.
 3. The number is compared with the expected one **exactly** (as fractions);
    a decimal is also right when it is the expected value correctly rounded to
@@ -36,10 +37,13 @@ _FRAC_SHORT = r"\\[dt]?frac\s*(?P<sn>\d)(?P<sd>\d)"
 _PYFRAC = r"Fraction\(\s*(?P<pn>-?\d+)\s*,\s*(?P<pd>-?\d+)\s*\)"
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+"
 _SLASH = rf"(?P<n>{_NUM})(?:\s*/\s*(?P<d>\d+(?:\.\d+)?))?"
-_TOKEN = re.compile(rf"(?P<sign>[-+−]\s?)?(?:{_FRAC_BRACED}|{_FRAC_SHORT}|{_PYFRAC}|{_SLASH})")
+_TOKEN = re.compile(rf"(?P<sign>[-+−])?(?:{_FRAC_BRACED}|{_FRAC_SHORT}|{_PYFRAC}|{_SLASH})")
 _SIGN_BLOCKERS = re.compile(r"[\w)\]}]")
 _BOXED = re.compile(r"\\boxed\s*\{")
-_ERROR_MARKERS = ("Traceback (most recent call last)", "[execution interrupted", "Error: ", "Exception: ")
+_EXPONENT = re.compile(r"[eE]([-+]?\d+)")
+MAX_EXPONENT = 100
+_ERROR = re.compile(r"Traceback \(most recent call last\)|^\[execution interrupted|^\w*(?:Error|Exception)\b:?",
+                    re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ def numbers(text: str) -> list[Extracted]:
             sign = ""  # a minus between two terms ("16-3"), not a negative number
         negative = sign in ("-", "−")
         decimals = 0
+        exponent = _EXPONENT.search(m.group(0))
+        if exponent and abs(int(exponent.group(1))) > MAX_EXPONENT:
+            continue  # 1e999999 would be a million-digit integer
         try:
             if m.group("fn") is not None:
                 value = _to_fraction(m.group("fn")) / _to_fraction(m.group("fd"))
@@ -80,7 +87,7 @@ def numbers(text: str) -> list[Extracted]:
                     value /= _to_fraction(m.group("d"))
                 elif "." in m.group("n") and "e" not in m.group("n").lower():
                     decimals = len(m.group("n").split(".", 1)[1])
-        except (ZeroDivisionError, ValueError):
+        except (ZeroDivisionError, ValueError, OverflowError):
             continue
         if negative:
             value = -value
@@ -112,7 +119,8 @@ def final_part(answer: str) -> str:
 
 
 def is_error_output(logs: str) -> bool:
-    return any(marker in logs for marker in _ERROR_MARKERS)
+    """A traceback, an error line (``NameError: ...``, ``SyntaxError: ...``) or an interrupt."""
+    return bool(_ERROR.search(logs))
 
 
 def from_answer(answer: str) -> Extracted:
@@ -120,13 +128,12 @@ def from_answer(answer: str) -> Extracted:
 
 
 def from_code(outputs: list[str]) -> Extracted:
-    """The last number of the last code output that is not an error."""
+    """The last number shown by the code outputs that are not errors (latest output first)."""
     for logs in reversed(outputs):
         if logs and not is_error_output(logs):
             found = last_number(logs)
             if found.value is not None:
                 return found
-            return NOTHING  # the last clean output shows no number
     return NOTHING
 
 
@@ -146,10 +153,10 @@ def matches(got: Extracted, expected: Fraction) -> bool:
         return False
     if got.value == expected:
         return True
-    diff = abs(float(got.value) - float(expected))
-    if diff <= 1e-9 * max(1.0, abs(float(expected))):
+    diff = abs(got.value - expected)  # exact: numbers of any size
+    if diff <= Fraction(1, 10**9) * max(1, abs(expected)):
         return True
-    return got.decimals >= 2 and diff <= 0.5 * 10 ** (-got.decimals) + 1e-12
+    return got.decimals >= 2 and diff <= Fraction(1, 2 * 10**got.decimals)
 
 
 def parse_expected(text: str) -> Fraction:

@@ -1,0 +1,135 @@
+"""The baseline: the same task without the runtime.
+
+The very messages the runtime's executor builds (the Math Tutor instructions, the
+code tool's system section from ``plan_turn``, the user's question, then each
+code call and its output) are formatted with the model's chat template and
+decoded by ``LlamaChatModel.generate`` (llama-cpp-python's own ``Llama.generate``)
+with the same sampling settings and grammars.  No server, SDK, database, window
+or executor is involved.
+
+In ``code_interpreter`` mode this is the grammar-constrained prototype: the
+first turn must be a code call (the forced ``tool_choice``); the code runs in a
+sandboxed Jupyter kernel, which shows the last expression's value as a notebook
+does; its output goes back to the model, which answers (or writes more code,
+up to the runtime's tool-round limit; a repeated call makes it answer).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ...core.toolcalls import ParsedCall, call_text, parse_calls, starts_tool_call
+from ...tools.functions import MAX_TOOL_ROUNDS, plan_turn
+
+SUPPORTED = frozenset({"function", "code_interpreter"})
+
+
+@dataclass
+class Outcome:
+    """What one task produced, the same for the runtime and the baseline."""
+
+    status: str  # completed | incomplete | failed | error
+    answer: str = ""
+    calls: list[dict] = field(default_factory=list)  # {"input": code, "logs": [texts]}
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    answer_tokens: int = 0
+    answer_decode_s: float | None = None
+    """From the answer's first streamed piece to its last (for decode tokens/s)."""
+    error: str | None = None
+    thread_id: str | None = None
+
+
+def run_request(instructions: str, mode: str) -> dict:
+    """The run as the executor sees it (the fields ``plan_turn`` reads)."""
+    code = mode == "code_interpreter"
+    return {"instructions": instructions,
+            "tools": [{"type": "code_interpreter"}] if code else [],
+            "tool_choice": {"type": "code_interpreter"} if code else "auto",
+            "parallel_tool_calls": True, "response_format": "auto"}
+
+
+def run_baseline(model, question: str, *, instructions: str, mode: str, temperature: float, top_p: float,
+                 max_tokens: int, execute=None) -> Outcome:
+    """One task on ``model`` (a LlamaChatModel) without the runtime.
+
+    ``execute(code) -> logs`` runs code (a sandboxed kernel); needed in code mode.
+    """
+    run = run_request(instructions, mode)
+    history: list[dict] = [{"role": "user", "content": question}]
+    out = Outcome(status="completed")
+    answered: set[str] = set()
+    rounds, force_answer = 0, False
+    start = time.perf_counter()
+    while True:
+        plan = plan_turn(run, model, rounds_done=MAX_TOOL_ROUNDS if force_answer else rounds, supported=SUPPORTED)
+        system = "\n\n".join(p for p in (instructions, plan.system_section) if p)
+        prompt = model.tokenize_prompt(model.format([{"role": "system", "content": system}, *history]))
+        limit = max_tokens - out.completion_tokens
+        if limit <= 0:
+            out.status = "incomplete"
+            break
+        grammar = plan.grammar
+        release = None
+        if grammar is not None and grammar.free_after_first:
+            release = lambda text: bool(text) and not starts_tool_call(text)  # noqa: E731
+        generation = model.generate(prompt, max_tokens=limit, temperature=temperature, top_p=top_p,
+                                    grammar=grammar.text if grammar else None, release_grammar=release,
+                                    repeat_penalty=1.0 if plan.can_call else None)
+        text, first, last = "", None, None
+        for piece in generation:
+            now = time.perf_counter()
+            if first is None:
+                first = now
+                if out.ttft_s is None:
+                    out.ttft_s = now - start
+            last = now
+            text += piece
+        done = generation.completion
+        out.prompt_tokens += done.prompt_tokens
+        out.completion_tokens += done.completion_tokens
+        if plan.can_call and starts_tool_call(text):
+            calls = [c for c in parse_calls(text) if c.kind == "code_interpreter"]
+            fresh = [c for c in calls if c.arguments not in answered]
+            if not fresh:
+                if calls:  # only a repeat of an answered call: the model must answer now
+                    force_answer = True
+                    continue
+                out.status = "incomplete"  # the token limit fell inside the call
+                break
+            for call in fresh:
+                answered.add(call.arguments)
+                logs = execute(call.arguments)
+                out.calls.append({"input": call.arguments, "logs": [logs]})
+                history.append({"role": "assistant", "content": call_text(ParsedCall(
+                    "code_interpreter", "code_interpreter", call.arguments))})
+                history.append({"role": "user", "content": "<tool_response>\n" + logs + "\n</tool_response>"})
+            rounds += 1
+            continue
+        out.answer = text
+        out.answer_tokens = done.completion_tokens
+        if first is not None and last is not None and last > first:
+            out.answer_decode_s = last - first
+        if done.finish_reason == "length":
+            out.status = "incomplete"
+        break
+    out.latency_s = time.perf_counter() - start
+    return out
+
+
+@dataclass
+class KernelRunner:
+    """Runs a task's code in its own sandboxed kernel from the runtime's pool (as the
+    runtime's code interpreter does for a new thread), and frees it afterwards."""
+
+    kernels: object  # adapters.jupyter.KernelPool
+    name: str
+    timeout_s: float
+
+    def __call__(self, code: str) -> str:
+        kernel, _fresh = self.kernels.kernel_for(self.name)
+        result = kernel.execute(code, timeout=self.timeout_s)
+        return result.logs or "(no output)"

@@ -1,0 +1,155 @@
+"""/v1/vector_stores, their /files, /file_batches and /search"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ..core import validation as v
+from ..errors import InvalidRequestError
+from .app import json_body
+from .common import call, page_params, runtime
+
+router = APIRouter()
+
+STORE_FIELDS = frozenset({"name", "file_ids", "chunking_strategy", "expires_after", "metadata", "description"})
+MODIFY_FIELDS = frozenset({"name", "expires_after", "metadata"})
+FILE_FIELDS = frozenset({"file_id", "attributes", "chunking_strategy"})
+BATCH_FIELDS = frozenset({"file_ids", "files", "attributes", "chunking_strategy"})
+SEARCH_FIELDS = frozenset({"query", "max_num_results", "ranking_options", "filters", "rewrite_query"})
+SEARCH_RANKERS = ("none", "auto", "default-2024-11-15", "default_2024_08_21")
+
+
+def _polled(request: Request, obj: dict) -> JSONResponse:
+    # The SDK's polling helpers (upload_and_poll, create_and_poll) sleep for this long between GETs.
+    ms = runtime(request).settings.poll_after_ms
+    return JSONResponse(obj, headers={"openai-poll-after-ms": str(ms)})
+
+
+def _files_page(request: Request) -> dict:
+    params = page_params(request)
+    params["filter"] = request.query_params.get("filter")
+    return params
+
+
+# -- vector stores -----------------------------------------------------------------------
+@router.post("/vector_stores")
+async def create_vector_store(request: Request):
+    body = await json_body(request, STORE_FIELDS)
+    return await call(runtime(request).vector_stores.create, **body)
+
+
+@router.get("/vector_stores")
+async def list_vector_stores(request: Request):
+    page = await call(runtime(request).vector_stores.list, **page_params(request))
+    return page.to_body()
+
+
+@router.get("/vector_stores/{vector_store_id}")
+async def retrieve_vector_store(vector_store_id: str, request: Request):
+    return await call(runtime(request).vector_stores.retrieve, vector_store_id)
+
+
+@router.post("/vector_stores/{vector_store_id}")
+async def modify_vector_store(vector_store_id: str, request: Request):
+    body = await json_body(request, MODIFY_FIELDS)
+    return await call(runtime(request).vector_stores.modify, vector_store_id, **body)
+
+
+@router.delete("/vector_stores/{vector_store_id}")
+async def delete_vector_store(vector_store_id: str, request: Request):
+    return await call(runtime(request).vector_stores.delete, vector_store_id)
+
+
+# -- search ------------------------------------------------------------------------------
+@router.post("/vector_stores/{vector_store_id}/search")
+async def search_vector_store(vector_store_id: str, request: Request):
+    body = await json_body(request, SEARCH_FIELDS, required=("query",))
+    options = body.get("ranking_options")
+    threshold = 0.0
+    if options is not None:
+        if not isinstance(options, dict):
+            raise InvalidRequestError("Invalid type for 'ranking_options': expected an object.",
+                                      param="ranking_options")
+        unknown = sorted(set(options) - {"ranker", "score_threshold"})
+        if unknown:
+            raise InvalidRequestError(f"Unrecognized request argument supplied: ranking_options.{unknown[0]}",
+                                      param=f"ranking_options.{unknown[0]}")
+        if options.get("ranker") not in (None, *SEARCH_RANKERS):
+            raise InvalidRequestError(f"Invalid value for 'ranking_options.ranker': expected one of "
+                                      f"{', '.join(SEARCH_RANKERS)}.", param="ranking_options.ranker")
+        if options.get("score_threshold") is not None:
+            threshold = v.number(options["score_threshold"], "ranking_options.score_threshold", 0, 1)
+    if body.get("rewrite_query") is not None and not isinstance(body["rewrite_query"], bool):
+        raise InvalidRequestError("Invalid type for 'rewrite_query': expected a boolean.", param="rewrite_query")
+    max_num_results = body.get("max_num_results")
+    results = await call(runtime(request).vector_stores.search, [vector_store_id], body["query"],
+                         max_num_results=20 if max_num_results is None else max_num_results,
+                         score_threshold=threshold, filters=body.get("filters"))
+    query = body["query"]
+    # No query rewriting here (no model is asked): the query searched is the one sent.
+    return {
+        "object": "vector_store.search_results.page",
+        "search_query": [query] if isinstance(query, str) else list(query),
+        "data": [r.to_api() for r in results],
+        "has_more": False,
+        "next_page": None,
+    }
+
+
+# -- files -------------------------------------------------------------------------------
+@router.post("/vector_stores/{vector_store_id}/files")
+async def attach_file(vector_store_id: str, request: Request):
+    body = await json_body(request, FILE_FIELDS, required=("file_id",))
+    return _polled(request, await call(runtime(request).vector_stores.attach_file, vector_store_id, **body))
+
+
+@router.get("/vector_stores/{vector_store_id}/files")
+async def list_files(vector_store_id: str, request: Request):
+    page = await call(runtime(request).vector_stores.list_files, vector_store_id, **_files_page(request))
+    return page.to_body()
+
+
+@router.get("/vector_stores/{vector_store_id}/files/{file_id}")
+async def retrieve_file(vector_store_id: str, file_id: str, request: Request):
+    return _polled(request, await call(runtime(request).vector_stores.retrieve_file, vector_store_id, file_id))
+
+
+@router.post("/vector_stores/{vector_store_id}/files/{file_id}")
+async def update_file(vector_store_id: str, file_id: str, request: Request):
+    body = await json_body(request, frozenset({"attributes"}), required=("attributes",))
+    return await call(runtime(request).vector_stores.update_file, vector_store_id, file_id, **body)
+
+
+@router.delete("/vector_stores/{vector_store_id}/files/{file_id}")
+async def delete_file(vector_store_id: str, file_id: str, request: Request):
+    return await call(runtime(request).vector_stores.delete_file, vector_store_id, file_id)
+
+
+@router.get("/vector_stores/{vector_store_id}/files/{file_id}/content")
+async def file_content(vector_store_id: str, file_id: str, request: Request):
+    return await call(runtime(request).vector_stores.file_content, vector_store_id, file_id)
+
+
+# -- file batches ------------------------------------------------------------------------
+@router.post("/vector_stores/{vector_store_id}/file_batches")
+async def create_batch(vector_store_id: str, request: Request):
+    body = await json_body(request, BATCH_FIELDS)
+    return _polled(request, await call(runtime(request).vector_stores.create_batch, vector_store_id, **body))
+
+
+@router.get("/vector_stores/{vector_store_id}/file_batches/{batch_id}")
+async def retrieve_batch(vector_store_id: str, batch_id: str, request: Request):
+    return _polled(request, await call(runtime(request).vector_stores.retrieve_batch, vector_store_id, batch_id))
+
+
+@router.post("/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel")
+async def cancel_batch(vector_store_id: str, batch_id: str, request: Request):
+    return await call(runtime(request).vector_stores.cancel_batch, vector_store_id, batch_id)
+
+
+@router.get("/vector_stores/{vector_store_id}/file_batches/{batch_id}/files")
+async def list_batch_files(vector_store_id: str, batch_id: str, request: Request):
+    page = await call(runtime(request).vector_stores.list_batch_files, vector_store_id, batch_id,
+                      **_files_page(request))
+    return page.to_body()
