@@ -81,3 +81,50 @@ def wait_for(fn, timeout=60.0, interval=0.02):
 
 
 QUESTION = "I need to solve the equation `3x + 11 = 14`. Can you help me?"
+
+
+class Scripted:
+    """The real model, except that its next turns say the given texts (through the real
+    tokenizer and template): for tests that need exact code or an exact search query."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.script: list[str] = []
+
+    def generate(self, prompt_tokens, **kwargs):
+        from local_assistants.adapters.llama import Generation
+        from local_assistants.ports import Completion
+
+        if not self.script:
+            return self.inner.generate(prompt_tokens, **kwargs)
+        text = self.script.pop(0)
+        pieces = [text[i:i + 7] for i in range(0, len(text), 7)]
+        gen = Generation(iter(pieces))
+        gen.completion = Completion(text, len(prompt_tokens), len(pieces), "stop")
+        return gen
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.fixture(scope="module")
+def scripted_server(tmp_path_factory):
+    """A real server whose model can be given scripted turns: ``say(server, *texts)``."""
+    from local_assistants.runtime import llama_factory
+
+    settings = make_settings(tmp_path_factory.mktemp("scripted"))
+    with LocalAssistants(settings) as server:
+        server.scripted = Scripted(llama_factory(settings)(server.runtime.models.resolve(settings.default_model)))
+        server.runtime.model_pool.factory = lambda resolved: server.scripted
+        yield server
+
+
+@pytest.fixture(scope="module")
+def scripted_client(scripted_server):
+    c = sdk_client(scripted_server.base_url)
+    yield c
+    c.close()
+
+
+def say(server, *texts: str) -> None:
+    server.scripted.script[:] = list(texts)

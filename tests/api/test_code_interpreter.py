@@ -10,55 +10,20 @@ from __future__ import annotations
 import pytest
 from openai import AssistantEventHandler
 
-from conftest import make_settings, sdk_client
+from conftest import make_settings, say, sdk_client
 from local_assistants import LocalAssistants
-from local_assistants.adapters.llama import Generation
-from local_assistants.ports import Completion
-from local_assistants.runtime import llama_factory
 
 TUTOR = "You are a personal math tutor. Write and run code to answer math questions."
 
 
-class Scripted:
-    """The real model, except that the next turns say the given texts."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.script: list[str] = []
-
-    def generate(self, prompt_tokens, **kwargs):
-        if not self.script:
-            return self.inner.generate(prompt_tokens, **kwargs)
-        text = self.script.pop(0)
-        pieces = [text[i:i + 7] for i in range(0, len(text), 7)]
-        gen = Generation(iter(pieces))
-        gen.completion = Completion(text, len(prompt_tokens), len(pieces), "stop")
-        return gen
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
+@pytest.fixture(scope="module")
+def la(scripted_server):
+    return scripted_server
 
 
 @pytest.fixture(scope="module")
-def la(tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("ci"))
-    with LocalAssistants(settings) as server:
-        models = {}
-
-        def factory(resolved):
-            models["model"] = Scripted(llama_factory(settings)(resolved))
-            return models["model"]
-
-        server.runtime.model_pool.factory = factory
-        server.scripted = models
-        yield server
-
-
-@pytest.fixture(scope="module")
-def client(la):
-    c = sdk_client(la.base_url)
-    yield c
-    c.close()
+def client(scripted_client):
+    return scripted_client
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +33,7 @@ def tutor(client):
 
 
 def script(la, client, *texts):
-    if "model" not in la.scripted:
-        client.models.list()
-        la.runtime.model_pool.get("gpt-4o")
-    la.scripted["model"].script[:] = list(texts)
+    say(la, *texts)
 
 
 class Recorder(AssistantEventHandler):

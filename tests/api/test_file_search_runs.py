@@ -8,35 +8,20 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import make_settings, sdk_client, wait_for
-from local_assistants import LocalAssistants
-from local_assistants.runtime import llama_factory
-from test_code_interpreter import Scripted
+from conftest import say, wait_for
 
 FACT = "The launch code of the Otter project is PURPLE-OTTER-42, chosen by Ada in 1843."
 INCLUDE = ["step_details.tool_calls[*].file_search.results[*].content"]
 
 
 @pytest.fixture(scope="module")
-def la(tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("fs"))
-    with LocalAssistants(settings) as server:
-        models = {}
-
-        def factory(resolved):
-            models["model"] = Scripted(llama_factory(settings)(resolved))
-            return models["model"]
-
-        server.runtime.model_pool.factory = factory
-        server.scripted = models
-        yield server
+def la(scripted_server):
+    return scripted_server
 
 
 @pytest.fixture(scope="module")
-def client(la):
-    c = sdk_client(la.base_url)
-    yield c
-    c.close()
+def client(scripted_client):
+    return scripted_client
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +34,7 @@ def store(client):
 
 
 def _script(la, client, *texts):
-    if "model" not in la.scripted:
-        la.runtime.model_pool.get("gpt-4o")
-    la.scripted["model"].script[:] = list(texts)
+    say(la, *texts)
 
 
 def test_a_search_step_with_results_and_a_cited_answer(la, client, store):

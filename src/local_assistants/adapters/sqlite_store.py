@@ -33,8 +33,9 @@ TABLE_COLUMNS: dict[str, dict[str, type]] = {
 }
 
 
-def _create_object_tables(db: sqlite_utils.Database) -> None:
-    for name, columns in TABLE_COLUMNS.items():
+def _object_tables(db: sqlite_utils.Database, tables: dict[str, dict[str, type]]) -> None:
+    """Object tables: insertion order, unique id, the object as JSON, indexed filter columns."""
+    for name, columns in tables.items():
         db.execute(
             f"CREATE TABLE IF NOT EXISTS [{name}] ("
             "seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, data TEXT NOT NULL"
@@ -43,6 +44,10 @@ def _create_object_tables(db: sqlite_utils.Database) -> None:
         )
         for col in columns:
             db.execute(f"CREATE INDEX IF NOT EXISTS [idx_{name}_{col}] ON [{name}] ([{col}], seq)")
+
+
+def _create_object_tables(db: sqlite_utils.Database) -> None:
+    _object_tables(db, TABLE_COLUMNS)
 
 
 def _create_token_counts(db: sqlite_utils.Database) -> None:
@@ -73,15 +78,7 @@ def _create_vector_store_tables(db: sqlite_utils.Database) -> None:
     index of a store can always be rebuilt from here; ``chunks_fts`` indexes chunk text
     for BM25, kept in step by triggers.
     """
-    for name, columns in VECTOR_STORE_TABLE_COLUMNS.items():
-        db.execute(
-            f"CREATE TABLE IF NOT EXISTS [{name}] ("
-            "seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, data TEXT NOT NULL"
-            + "".join(f", [{col}] TEXT" for col in columns)
-            + ")"
-        )
-        for col in columns:
-            db.execute(f"CREATE INDEX IF NOT EXISTS [idx_{name}_{col}] ON [{name}] ([{col}], seq)")
+    _object_tables(db, VECTOR_STORE_TABLE_COLUMNS)
     db.execute(
         "CREATE TABLE IF NOT EXISTS vector_store_files (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
         "vector_store_id TEXT NOT NULL, file_id TEXT NOT NULL, status TEXT NOT NULL, filename TEXT, "
