@@ -68,6 +68,14 @@ def run_baseline(model, question: str, *, instructions: str, mode: str, temperat
         plan = plan_turn(run, model, rounds_done=MAX_TOOL_ROUNDS if force_answer else rounds, supported=SUPPORTED)
         system = "\n\n".join(p for p in (instructions, plan.system_section) if p)
         prompt = model.tokenize_prompt(model.format([{"role": "system", "content": system}, *history]))
+        # As the runtime's window does, within the same budget: the oldest code rounds go first.
+        budget = model.n_ctx - min(max_tokens, model.n_ctx // 2)
+        while len(prompt) > budget and len(history) > 3:
+            del history[1:3]
+            prompt = model.tokenize_prompt(model.format([{"role": "system", "content": system}, *history]))
+        if len(prompt) > budget:
+            out.status, out.error = "incomplete", f"the prompt has {len(prompt)} tokens, over the budget {budget}"
+            break
         limit = max_tokens - out.completion_tokens
         if limit <= 0:
             out.status = "incomplete"
