@@ -20,7 +20,7 @@ from ..core.jsonrepair import close_json
 from ..core.toolcalls import CallStream, starts_tool_call
 from ..tools import file_search
 from ..tools.annotations import link_files
-from ..tools.functions import MAX_TOOL_ROUNDS, SUPPORTED_TOOLS, plan_turn, replay_items
+from ..tools.functions import MAX_TOOL_ROUNDS, SUPPORTED_TOOLS, generate_turn, plan_turn, replay_items
 from .history import ThreadHistory
 
 log = logging.getLogger(__name__)
@@ -203,14 +203,8 @@ class RunExecutor:
                 return False
         temperature = run["temperature"] if run["temperature"] is not None else DEFAULT_TEMPERATURE
         top_p = run["top_p"] if run["top_p"] is not None else 1.0
-        grammar = plan.grammar
-        release = None
-        if grammar is not None and grammar.free_after_first:
-            release = lambda text: bool(text) and not starts_tool_call(text)  # noqa: E731
-        generation = model.generate(prompt, max_tokens=limit, temperature=temperature, top_p=top_p,
-                                    grammar=grammar.text if grammar else None, release_grammar=release,
-                                    repeat_penalty=1.0 if plan.can_call else None,
-                                    should_stop=lambda: turn.stop or self.cancel_requested(run["id"]))
+        generation = generate_turn(model, prompt, plan, max_tokens=limit, temperature=temperature, top_p=top_p,
+                                   should_stop=lambda: turn.stop or self.cancel_requested(run["id"]))
         pieces = iter(generation)
         head = ""
         for piece in pieces:  # the first characters decide: an answer or tool calls

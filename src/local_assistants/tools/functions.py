@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from ..core import grammar as G
-from ..core.toolcalls import ParsedCall, call_text, tools_section
+from ..core.toolcalls import ParsedCall, call_text, starts_tool_call, tools_section
 from ..core.window import WindowItem
 from . import file_search
 
@@ -76,6 +76,20 @@ def plan_turn(run: dict, model, *, rounds_done: int, supported: frozenset[str] =
         section += ("\n" if section else "") + "Answer with a JSON object."
     return TurnPlan(functions, code, mode, section, grammar,
                     json_answer=answer_schema is not None or json_answer)
+
+
+def generate_turn(model, prompt: list[int], plan: TurnPlan, *, max_tokens: int, temperature: float,
+                  top_p: float, should_stop=None):
+    """Decode one model turn as the plan allows: under its grammar, released once a plain
+    answer has begun; no repetition penalty while tool calls are possible (calls repeat
+    their own framing tokens)."""
+    grammar = plan.grammar
+    release = None
+    if grammar is not None and grammar.free_after_first:
+        release = lambda text: bool(text) and not starts_tool_call(text)  # noqa: E731
+    return model.generate(prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                          grammar=grammar.text if grammar else None, release_grammar=release,
+                          repeat_penalty=1.0 if plan.can_call else None, should_stop=should_stop)
 
 
 def replay_items(steps: list[dict], count, overhead: int, search_budget: int = 2000) -> list[WindowItem]:

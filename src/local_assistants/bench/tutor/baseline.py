@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from ...core.toolcalls import ParsedCall, call_text, parse_calls, starts_tool_call
-from ...tools.functions import MAX_TOOL_ROUNDS, plan_turn
+from ...tools.functions import MAX_TOOL_ROUNDS, generate_turn, plan_turn
 
 SUPPORTED = frozenset({"function", "code_interpreter"})
 
@@ -80,13 +80,7 @@ def run_baseline(model, question: str, *, instructions: str, mode: str, temperat
         if limit <= 0:
             out.status = "incomplete"
             break
-        grammar = plan.grammar
-        release = None
-        if grammar is not None and grammar.free_after_first:
-            release = lambda text: bool(text) and not starts_tool_call(text)  # noqa: E731
-        generation = model.generate(prompt, max_tokens=limit, temperature=temperature, top_p=top_p,
-                                    grammar=grammar.text if grammar else None, release_grammar=release,
-                                    repeat_penalty=1.0 if plan.can_call else None)
+        generation = generate_turn(model, prompt, plan, max_tokens=limit, temperature=temperature, top_p=top_p)
         text, first, last = "", None, None
         for piece in generation:
             now = time.perf_counter()
