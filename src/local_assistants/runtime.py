@@ -113,6 +113,7 @@ class Runtime:
                                                  self.vector_indexes, self.files.clock)
         self.ingestion = IngestionWorker(self.vector_stores)
         self.vector_stores.enqueue = self.ingestion.enqueue
+        self.files.on_delete.append(self.vector_stores.forget_file)
         self.messages.vector_stores = self.vector_stores
         self.assistants.vector_stores = self.vector_stores
 

@@ -308,15 +308,6 @@ def test_delete_file_removes_its_results(client):
         client.vector_stores.search(vs.id, query="violins")
 
 
-def test_results_survive_deleting_the_file_object(client):
-    vs = store_with(client, [("orphan.txt", b"Zebras have black and white stripes.")])
-    f = client.vector_stores.files.list(vector_store_id=vs.id).data[0]
-    client.files.delete(f.id)
-    top = client.vector_stores.search(vs.id, query="zebra stripes").data[0]
-    assert top.filename == "orphan.txt" and "stripes" in top.content[0].text
-    assert "stripes" in client.vector_stores.files.content(f.id, vector_store_id=vs.id).data[0].text
-
-
 # -- files list ------------------------------------------------------------------------------
 
 def test_files_pagination_and_status_filter(client):
@@ -548,6 +539,46 @@ def test_message_attachments_go_to_the_thread_store(client):
     with pytest.raises(openai.BadRequestError):
         client.beta.threads.messages.create(t.id, role="user", content="missing",
                                             attachments=[{"file_id": "file-nope", "tools": [{"type": "file_search"}]}])
+
+
+def test_additional_messages_attachments_go_to_the_thread_store(client):
+    a = client.beta.assistants.create(model="smollm2-135m-instruct", tools=[{"type": "file_search"}])
+    t = client.beta.threads.create()
+    f = client.files.create(file=("extra.txt", b"The extra message file is about lighthouses."), purpose="assistants")
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=t.id, assistant_id=a.id, max_completion_tokens=8, tool_choice="none",
+        additional_messages=[{"role": "user", "content": "see file",
+                              "attachments": [{"file_id": f.id, "tools": [{"type": "file_search"}]}]}])
+    assert run.status in ("completed", "incomplete")
+    (vs_id,) = client.beta.threads.retrieve(t.id).tool_resources.file_search.vector_store_ids
+    wait_for(lambda: client.vector_stores.retrieve(vs_id).file_counts.completed == 1)
+    assert client.vector_stores.search(vs_id, query="lighthouse").data[0].file_id == f.id
+    with pytest.raises(openai.BadRequestError) as err:
+        client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id, additional_messages=[
+            {"role": "user", "content": "x", "attachments": [{"file_id": "file-nope",
+                                                              "tools": [{"type": "file_search"}]}]}])
+    assert err.value.body["param"] == "additional_messages[0].attachments"
+    assert len(client.beta.threads.messages.list(t.id).data) == 2  # the first run's two; none of the refused one
+
+
+def test_deleting_a_file_removes_it_from_every_store(client):
+    f = client.files.create(file=("shared.txt", b"The observatory opens its dome at dusk."), purpose="assistants")
+    other = client.files.create(file=("other.txt", b"Bread rises overnight in a cool kitchen."), purpose="assistants")
+    stores = []
+    for _ in range(2):
+        vs = client.vector_stores.create(file_ids=[f.id, other.id])
+        wait_for(lambda vs=vs: client.vector_stores.retrieve(vs.id).file_counts.completed == 2)
+        assert client.vector_stores.search(vs.id, query="observatory dome").data[0].file_id == f.id
+        stores.append(vs)
+    assert client.files.delete(f.id).deleted
+    for vs in stores:
+        assert {r.file_id for r in client.vector_stores.search(vs.id, query="observatory dome").data} == {other.id}
+        assert [x.id for x in client.vector_stores.files.list(vector_store_id=vs.id)] == [other.id]
+        assert client.vector_stores.retrieve(vs.id).file_counts.total == 1
+        with pytest.raises(openai.NotFoundError):
+            client.vector_stores.files.retrieve(f.id, vector_store_id=vs.id)
+    with pytest.raises(openai.NotFoundError):
+        client.files.retrieve(f.id)
 
 
 def test_thread_created_with_attached_messages(client):

@@ -36,7 +36,9 @@ def tools_section(functions: list[dict], code: bool, *, required: bool = False) 
     if code:
         parts.append("You can run Python code in a Jupyter notebook (files are in /mnt/data). "
                      f"To run code, reply with exactly:\n{CODE_OPEN}<python code>{CODE_CLOSE}\n"
-                     "The value of the last line is shown, as in a notebook.")
+                     # Measured on SmolLM2-135M, 30 arith tasks, first code call right: 5/30 when
+                     # this line only said the last line's value is shown; 19/30 with print().
+                     "Use print() to show results; the value of the last line is also shown.")
     if required:
         parts.append("You must call a tool now.")
     else:

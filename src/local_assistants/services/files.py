@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
 
 from ..errors import InvalidRequestError, PayloadTooLargeError
 from ..ids import new_id
@@ -45,6 +45,8 @@ class FilesService(ResourceService):
         self.files_dir = Path(files_dir)
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
+        self.on_delete: list[Callable[[str], None]] = []
+        """Called with a file's id inside the transaction that deletes it."""
 
     def path(self, file_id: str) -> Path:
         return self.files_dir / file_id
@@ -112,8 +114,12 @@ class FilesService(ResourceService):
         return obj, self.path(file_id)
 
     def delete(self, file_id: str) -> dict:
-        self.get(file_id)
-        self.store.delete(self.table, file_id)
+        """Delete a file and, as OpenAI does, remove it from every vector store."""
+        with self.store.transaction():
+            self.get(file_id)
+            for forget in self.on_delete:
+                forget(file_id)
+            self.store.delete(self.table, file_id)
         self.path(file_id).unlink(missing_ok=True)
         return deleted(file_id, "file")
 

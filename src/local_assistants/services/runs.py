@@ -48,11 +48,13 @@ class RunsService(ResourceService):
         body.pop("stream", None)
         body.pop("reasoning_effort", None)
         with self.store.transaction():
-            self.messages.thread(thread_id)
+            thread = self.messages.thread(thread_id)
             self.messages.refuse_if_run_active(thread_id)
             run, extra = self._prepare(thread_id, body)
-            for message in extra:
+            for i, message in enumerate(extra):
                 self.messages.insert(message)
+                self.messages.add_file_search_attachments(thread, message,
+                                                          param=f"additional_messages[{i}].attachments")
             self.store.insert(self.table, run, thread_id=thread_id, status=run["status"])
         if start:
             self.enqueue(run["id"])

@@ -252,6 +252,13 @@ class VectorStoresService(ResourceService):
             self.store.delete_vector_store_file(vector_store_id, file_id)
         return deleted(file_id, "vector_store.file.deleted")
 
+    def forget_file(self, file_id: str) -> None:
+        """Remove a file (being deleted) from every vector store that holds it."""
+        with self.store.transaction():
+            for vsf in self.store.find_vector_store_files(file_id=file_id):
+                self._remove_chunks(vsf["vector_store_id"], file_id)
+                self.store.delete_vector_store_file(vsf["vector_store_id"], file_id)
+
     def file_content(self, vector_store_id: str, file_id: str) -> dict:
         """The parsed text of a completed file, as ``{"object": ..., "data": [{"type": "text", "text"}]}``."""
         obj = self.retrieve_file(vector_store_id, file_id)
