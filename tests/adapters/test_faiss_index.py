@@ -33,11 +33,13 @@ def test_add_search_remove(tmp_path):
     index.add(ids, vecs)
     assert len(index) == 50
     hits = index.search(vecs[7], 3)
-    assert hits[0][0] == 7 * PIECE_SLOTS and hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    # vectors are held as 16-bit floats: scores within 1e-3 of the exact ones
+    assert hits[0][0] == 7 * PIECE_SLOTS and hits[0][1] == pytest.approx(1.0, abs=1e-3)
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
-    # exact: the same order as brute force
-    exact = ids[np.argsort(-(vecs @ vecs[7]))[:10]]
-    assert [i for i, _ in index.search(vecs[7], 10)] == exact.tolist()
+    top = index.search(vecs[7], 10)
+    exact = vecs @ vecs[7]
+    assert {i for i, _ in top} == set(ids[np.argsort(-exact)[:10]].tolist())
+    assert all(s == pytest.approx(float(exact[i // PIECE_SLOTS]), abs=1e-3) for i, s in top)
     assert index.remove(ids[:10]) == 10
     assert len(index) == 40
     assert all(i >= 10 * PIECE_SLOTS for i, _ in index.search(vecs[3], 50))

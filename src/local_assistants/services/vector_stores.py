@@ -18,6 +18,8 @@ chunk), ``chunk_id``, ``position``, ``vector_store_id`` and the file's ``attribu
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -516,15 +518,13 @@ class VectorStoresService(ResourceService):
             allowed[vs_id] = {f["id"]: f for f in files if flt.matches(filters, f.get("attributes"))}
         k = max(CANDIDATES_MIN, 4 * max_num_results)
         best: dict[int, float] = {}
-        rows: dict[int, dict] = {}
         for q in queries:
-            for seq, score in self._score(q, stores, allowed, filters is not None, k, mode, rows).items():
+            for seq, score in self._score(q, stores, allowed, filters is not None, k, mode).items():
                 if score > best.get(seq, -1.0):
                     best[seq] = score
         ranked = sorted(((s, seq) for seq, s in best.items() if s >= threshold), key=lambda x: (-x[0], x[1]))
         ranked = ranked[:max_num_results]
-        missing = [seq for _, seq in ranked if seq not in rows]
-        rows.update(self.store.chunks_by_seq(missing))
+        rows = self.store.chunks_by_seq([seq for _, seq in ranked])
         results = []
         for score, seq in ranked:
             row = rows.get(seq)
@@ -551,44 +551,48 @@ class VectorStoresService(ResourceService):
         match = ranking.match_expression(ranking.select_words(words, counts, self.postings_budget))
         if match is None:
             return []
-        found: list[tuple[int, float]] = []
-        for vs_id in stores:
-            files = sorted(allowed[vs_id])
-            if files:
-                found += self.store.fts_search(match, [vs_id], file_ids=files if filtered else None)
-        return sorted(found, key=lambda x: -x[1])
+        searched = [vs_id for vs_id in stores if allowed[vs_id]]
+        if filtered:
+            found: list[tuple[int, float]] = []
+            for vs_id in searched:
+                found += self.store.fts_search(match, [vs_id], file_ids=sorted(allowed[vs_id]))
+            return sorted(found, key=lambda x: -x[1])
+        return self.store.fts_search(match, searched)
 
     def _score(self, query: str, stores: list[str], allowed: dict[str, dict[str, dict]], filtered: bool,
-               k: int, mode: str, rows: dict[int, dict]) -> dict[int, float]:
+               k: int, mode: str) -> dict[int, float]:
         cosine: dict[int, float] = {}
         bm25: dict[int, float] = {}
         lexical: dict[int, float] = {}
+        # The query's embedding and the vector search run on another thread while SQLite
+        # ranks the full-text matches here (both release the GIL): a search costs the
+        # longer of the two, not their sum.
+        vector_side = None
+        if mode != "text":
+            selections = {vs_id: (vector_ids(self.store.chunk_slots(vs_id, sorted(allowed[vs_id])))
+                                  if filtered else None) for vs_id in stores if allowed[vs_id]}
+            for vs_id in selections:  # loaded here: loading takes the store's lock, which a caller may hold
+                self.indexes.get(vs_id)
+            vector_side = _search_pool().submit(self._vector_search, query, selections, 2 * k)
         matches = self._lexical(query, stores, allowed, filtered) if mode != "vector" else []
-        qvec = self.embedder.embed([query])[0] if mode != "text" else None
-        for vs_id in stores if qvec is not None else ():
-            files = sorted(allowed[vs_id])
-            if not files:
-                continue
-            allowed_ids = vector_ids(self.store.chunk_slots(vs_id, files)) if filtered else None
-            for vid, score in self.indexes.search(vs_id, qvec, 2 * k, allowed_ids=allowed_ids):
-                seq = vid // PIECE_SLOTS
-                if score > cosine.get(seq, -2.0):
-                    cosine[seq] = score
+        qvec = None
+        if vector_side is not None:
+            qvec, cosine = vector_side.result()
         # The top k matches are candidates; the others give vector candidates their exact BM25.
         lexical.update(matches)
         bm25.update(matches[:k])
         # Score every candidate on both sides exactly: a chunk one retriever found gets the
         # other's real score, not a zero for having been outside its top k.
         candidates = sorted(set(cosine) | set(bm25))
-        rows.update(self.store.chunks_by_seq([s for s in candidates if s not in rows]))
+        rows = self.store.chunks_by_seq(candidates, with_vectors=qvec is not None, with_text=False)
         candidates = [s for s in candidates if s in rows and rows[s]["file_id"] in allowed.get(
             rows[s]["vector_store_id"], {})]
+        cosine = {}
         if qvec is not None:
-            # A chunk FAISS returned has its best piece's score already (its best piece ranks
-            # above its others); the chunks only BM25 found are scored from their stored vectors.
-            unscored = [s for s in candidates if s not in cosine]
-            for seq, row in self.store.chunks_by_seq(unscored, with_vectors=True).items():
-                vecs = np.frombuffer(row["vectors"], dtype=np.float32).reshape(-1, qvec.shape[0])
+            # Every candidate's cosine is its best piece's, from the float32 vectors the store
+            # holds: the index (16-bit floats) only proposes candidates.
+            for seq in candidates:
+                vecs = np.frombuffer(rows[seq]["vectors"], dtype=np.float32).reshape(-1, qvec.shape[0])
                 cosine[seq] = float(np.max(vecs @ qvec))
         for seq in candidates:
             if seq in lexical:
@@ -603,6 +607,18 @@ class VectorStoresService(ResourceService):
         if mode == "rrf":
             return ranking.rrf(cosine, bm25)
         return ranking.convex(cosine, bm25, weight=self.vector_weight)
+
+    def _vector_search(self, query: str, selections: dict[str, Any], k: int) -> tuple[Any, dict[int, float]]:
+        """The query's vector and the best cosine of each chunk among the stores' top ``k``
+        pieces (``selections``: store -> the vector ids allowed, or None for all)."""
+        qvec = self.embedder.embed([query])[0]
+        cosine: dict[int, float] = {}
+        for vs_id, allowed_ids in selections.items():
+            for vid, score in self.indexes.search(vs_id, qvec, k, allowed_ids=allowed_ids):
+                seq = vid // PIECE_SLOTS
+                if score > cosine.get(seq, -2.0):
+                    cosine[seq] = score
+        return qvec, cosine
 
     # -- helpers -----------------------------------------------------------------------
     def _filename(self, vector_store_id: str, file_id: str) -> str:
@@ -622,6 +638,19 @@ class VectorStoresService(ResourceService):
         for file_id in file_ids:
             if self.store.get("files", file_id) is None:
                 raise NotFoundError(f"No file found with id '{file_id}'.", param=param)
+
+
+_SEARCH_POOL: ThreadPoolExecutor | None = None
+_SEARCH_POOL_LOCK = threading.Lock()
+
+
+def _search_pool() -> ThreadPoolExecutor:
+    """Threads for the vector side of searches (one a search running at the same time, up to 4)."""
+    global _SEARCH_POOL
+    with _SEARCH_POOL_LOCK:
+        if _SEARCH_POOL is None:
+            _SEARCH_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vector-search")
+        return _SEARCH_POOL
 
 
 def _strategy(value: Any, param: str = "chunking_strategy") -> dict:
