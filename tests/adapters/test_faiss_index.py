@@ -73,6 +73,16 @@ def test_save_and_open(tmp_path):
     assert FaissIndex.open(DIM, path) is None
 
 
+def test_an_index_saved_in_the_older_exact_format_is_not_opened(tmp_path):
+    import faiss
+
+    path = tmp_path / "vs_old.faiss"
+    old = faiss.IndexIDMap(faiss.IndexFlatIP(DIM))  # what earlier versions wrote
+    old.add_with_ids(unit(np.random.default_rng(3), 2), np.array([64, 128], dtype=np.int64))
+    faiss.write_index(old, str(path))
+    assert FaissIndex.open(DIM, path) is None  # so the cache rebuilds it from the store
+
+
 def test_vector_ids_map_pieces_to_chunks():
     ids = vector_ids([(5, 1), (7, 3)])
     assert ids.tolist() == [5 * 64, 7 * 64, 7 * 64 + 1, 7 * 64 + 2]
