@@ -591,9 +591,13 @@ class VectorStoresService(ResourceService):
         if qvec is not None:
             # Every candidate's cosine is its best piece's, from the float32 vectors the store
             # holds: the index (16-bit floats) only proposes candidates.
-            for seq in candidates:
-                vecs = np.frombuffer(rows[seq]["vectors"], dtype=np.float32).reshape(-1, qvec.shape[0])
-                cosine[seq] = float(np.max(vecs @ qvec))
+            if candidates:
+                blobs = [rows[seq]["vectors"] for seq in candidates]
+                sims = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, qvec.shape[0]) @ qvec
+                sizes = np.fromiter((len(b) // (4 * qvec.shape[0]) for b in blobs), dtype=np.int64,
+                                    count=len(blobs))
+                best_piece = np.maximum.reduceat(sims, np.cumsum(sizes) - sizes)
+                cosine = dict(zip(candidates, best_piece.tolist()))
         for seq in candidates:
             if seq in lexical:
                 bm25[seq] = lexical[seq]
