@@ -561,10 +561,11 @@ class SQLiteStore:
         except sqlite3.OperationalError:  # a query FTS5 refuses finds nothing, it is not an error
             return []
         if file_ids is None:
-            seqs = self.store_chunk_seqs(vector_store_ids[0])
-            for vs_id in vector_store_ids[1:]:
-                seqs = seqs | self.store_chunk_seqs(vs_id)
-            rows = [r for r in rows if r[0] in seqs]
+            sets = [self.store_chunk_seqs(vs_id) for vs_id in vector_store_ids]
+            if len(sets) == 1:
+                rows = [r for r in rows if r[0] in sets[0]]
+            else:
+                rows = [r for r in rows if any(r[0] in seqs for seqs in sets)]
         return rows[:limit] if limit is not None else rows
 
     # -- helpers ------------------------------------------------------------

@@ -561,7 +561,7 @@ class VectorStoresService(ResourceService):
 
     def _score(self, query: str, stores: list[str], allowed: dict[str, dict[str, dict]], filtered: bool,
                k: int, mode: str) -> dict[int, float]:
-        cosine: dict[int, float] = {}
+        found_by_vector: set[int] = set()
         bm25: dict[int, float] = {}
         lexical: dict[int, float] = {}
         # The query's embedding and the vector search run on another thread while SQLite
@@ -577,17 +577,17 @@ class VectorStoresService(ResourceService):
         matches = self._lexical(query, stores, allowed, filtered) if mode != "vector" else []
         qvec = None
         if vector_side is not None:
-            qvec, cosine = vector_side.result()
+            qvec, found_by_vector = vector_side.result()
         # The top k matches are candidates; the others give vector candidates their exact BM25.
         lexical.update(matches)
         bm25.update(matches[:k])
         # Score every candidate on both sides exactly: a chunk one retriever found gets the
         # other's real score, not a zero for having been outside its top k.
-        candidates = sorted(set(cosine) | set(bm25))
+        candidates = sorted(found_by_vector | set(bm25))
         rows = self.store.chunks_by_seq(candidates, with_vectors=qvec is not None, with_text=False)
         candidates = [s for s in candidates if s in rows and rows[s]["file_id"] in allowed.get(
             rows[s]["vector_store_id"], {})]
-        cosine = {}
+        cosine: dict[int, float] = {}
         if qvec is not None:
             # Every candidate's cosine is its best piece's, from the float32 vectors the store
             # holds: the index (16-bit floats) only proposes candidates.
@@ -612,17 +612,13 @@ class VectorStoresService(ResourceService):
             return ranking.rrf(cosine, bm25)
         return ranking.convex(cosine, bm25, weight=self.vector_weight)
 
-    def _vector_search(self, query: str, selections: dict[str, Any], k: int) -> tuple[Any, dict[int, float]]:
-        """The query's vector and the best cosine of each chunk among the stores' top ``k``
-        pieces (``selections``: store -> the vector ids allowed, or None for all)."""
+    def _vector_search(self, query: str, selections: dict[str, Any], k: int) -> tuple[Any, set[int]]:
+        """The query's vector and the chunks of the stores' top ``k`` pieces (``selections``:
+        store -> the vector ids allowed, or None for all)."""
         qvec = self.embedder.embed([query])[0]
-        cosine: dict[int, float] = {}
-        for vs_id, allowed_ids in selections.items():
-            for vid, score in self.indexes.search(vs_id, qvec, k, allowed_ids=allowed_ids):
-                seq = vid // PIECE_SLOTS
-                if score > cosine.get(seq, -2.0):
-                    cosine[seq] = score
-        return qvec, cosine
+        found = {vid // PIECE_SLOTS for vs_id, allowed_ids in selections.items()
+                 for vid, _ in self.indexes.search(vs_id, qvec, k, allowed_ids=allowed_ids)}
+        return qvec, found
 
     # -- helpers -----------------------------------------------------------------------
     def _filename(self, vector_store_id: str, file_id: str) -> str:
