@@ -337,17 +337,8 @@ class SQLiteStore:
 
     def find_vector_store_files(self, *, vector_store_id: str | None = None, status: str | list | None = None,
                                 file_id: str | None = None) -> list[dict]:
-        conds, params = [], []
-        for col, value in (("vector_store_id", vector_store_id), ("status", status), ("file_id", file_id)):
-            if value is None:
-                continue
-            if isinstance(value, (list, tuple, set)):
-                conds.append(f"{col} IN ({', '.join('?' * len(value))})")
-                params.extend(value)
-            else:
-                conds.append(f"{col} = ?")
-                params.append(value)
-        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        where, params = _where_clause({col: value for col, value in (
+            ("vector_store_id", vector_store_id), ("status", status), ("file_id", file_id)) if value is not None})
         rows = self._execute(f"SELECT data FROM vector_store_files {where} ORDER BY seq", params).fetchall()
         return [json.loads(r[0]) for r in rows]
 
@@ -587,16 +578,21 @@ class SQLiteStore:
 
     def _where(self, table: str, where: dict[str, Any]) -> tuple[str, list]:
         self._columns(table, {k: None for k in where if k != "id"})
-        conds, params = [], []
-        for col, value in where.items():
-            if isinstance(value, (list, tuple, set)):
-                conds.append(f"[{col}] IN ({', '.join('?' * len(value))})")
-                params.extend(value)
-            else:
-                conds.append(f"[{col}] = ?")
-                params.append(value)
-        return (f"WHERE {' AND '.join(conds)}" if conds else ""), params
+        return _where_clause(where)
 
     def close(self) -> None:
         with self._lock:
             self.db.conn.close()
+
+
+def _where_clause(where: dict[str, Any]) -> tuple[str, list]:
+    """``WHERE`` for column equalities (a list, tuple or set value means ``IN``), and its parameters."""
+    conds, params = [], []
+    for col, value in where.items():
+        if isinstance(value, (list, tuple, set)):
+            conds.append(f"[{col}] IN ({', '.join('?' * len(value))})")
+            params.extend(value)
+        else:
+            conds.append(f"[{col}] = ?")
+            params.append(value)
+    return (f"WHERE {' AND '.join(conds)}" if conds else ""), params
