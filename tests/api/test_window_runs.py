@@ -18,9 +18,9 @@ class Recording:
         self.conversations: list[list[dict]] = []
         self.prompt_lengths: list[int] = []
 
-    def format(self, messages):
+    def format(self, messages, tools=None):
         self.conversations.append(list(messages))
-        return self.inner.format(messages)
+        return self.inner.format(messages, tools=tools)
 
     def generate(self, prompt_tokens, **kwargs):
         self.prompt_lengths.append(len(prompt_tokens))

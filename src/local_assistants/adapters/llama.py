@@ -175,8 +175,8 @@ class LlamaChatModel:
         add_bos = self._add_bos and not (self._bos_text and prompt.startswith(self._bos_text))
         return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
 
-    def format(self, messages: Sequence[dict]) -> str:
-        return self.template.render(messages, add_generation_prompt=True)
+    def format(self, messages: Sequence[dict], tools: Sequence[dict] | None = None) -> str:
+        return self.template.render(messages, add_generation_prompt=True, tools=tools)
 
     # -- generation ---------------------------------------------------------
     def generate(self, prompt_tokens: list[int], *, max_tokens: int, temperature: float = 0.2,

@@ -32,13 +32,26 @@ class ChatTemplate:
     bos_token: str = ""
     eos_token: str = ""
 
-    def render(self, messages: Sequence[dict], add_generation_prompt: bool = True) -> str:
+    @property
+    def declares_tools(self) -> bool:
+        """The template itself declares tools and lays out tool calls and results in the
+        ``<tool_call>`` / ``<tool_response>`` syntax the decoding grammar speaks (Qwen2.5's
+        ``tools`` variable, assistant ``tool_calls``, ``tool`` role): the model is then
+        prompted in its own protocol rather than the generic fallback."""
+        return bool(self.source) and self.builtin is None and all(
+            marker in self.source for marker in ("tools", "<tool_call>", "<tool_response>"))
+
+    def render(self, messages: Sequence[dict], add_generation_prompt: bool = True,
+               tools: Sequence[dict] | None = None) -> str:
+        """``tools``: OpenAI-style ``{"type": "function", "function": {...}}`` declarations,
+        given to templates that declare tools themselves (ignored by the others)."""
         if self.builtin == GEMMA:
             return _render_gemma(messages, add_generation_prompt)
         if self.builtin == CHATML or not self.source:
             return _render_chatml(messages, add_generation_prompt)
         return _compiled(self.source).render(
             messages=list(messages),
+            tools=list(tools) if tools else None,
             add_generation_prompt=add_generation_prompt,
             bos_token=self.bos_token,
             eos_token=self.eos_token,

@@ -1,9 +1,20 @@
-"""Tool calls in the model's own text: how tools are described to it, and how its
-(grammar-framed) calls are read back, whole or while they stream.
+"""Tool calls in the model's own text: how tools are described to it, how its
+(grammar-framed) calls are read back, whole or while they stream, and how calls
+and their results are shown to it again.
 
 A call is written ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>``
-(the Hermes format many small models were tuned on); a code-interpreter call is
-raw code in a Markdown fence, ```` ```python\\n...\\n``` ````.
+(the Hermes format many small models were tuned on).  Two protocols
+(``ToolProtocol``):
+
+- **native**, for models whose chat template declares tools in that syntax
+  (Qwen2.5): tools go to the template's own ``tools`` section, the code
+  interpreter is one more function (``code_interpreter(code)``), calls are
+  replayed as assistant ``tool_calls`` and results as ``tool`` messages, all laid
+  out by the template as the model was trained;
+- **fallback**, for the others (SmolLM2, Gemma base): a system-prompt section
+  describes the tools, a code call is raw code in a Markdown fence
+  (```` ```python\\n...\\n``` ````, tiny models lose track of JSON escaping in
+  code), results come back as user turns wrapped in ``<tool_response>``.
 """
 
 from __future__ import annotations
@@ -12,7 +23,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .grammar import CODE_CLOSE, CODE_OPEN, TOOL_CALL_CLOSE, TOOL_CALL_OPEN
+from .grammar import (CODE_CLOSE, CODE_OPEN, FENCED_CALL_CLOSE, FENCED_CALL_OPEN, TOOL_CALL_CLOSE,
+                      TOOL_CALL_OPEN)
 
 
 @dataclass
@@ -46,6 +58,109 @@ def tools_section(functions: list[dict], code: bool, *, required: bool = False) 
     return "\n".join(parts)
 
 
+CODE_FUNCTION = {
+    "name": "code_interpreter",
+    "description": "Run Python code in a stateful Jupyter notebook and see what it prints, its errors and "
+                   "the value of its last line. Use it to calculate, to check your work and to read or "
+                   "write files (they are in /mnt/data). Use print() to show results.",
+    "parameters": {"type": "object", "properties": {"code": {"type": "string", "description": "The Python code to run."}},
+                   "required": ["code"]},
+}
+"""The code interpreter as a function, for models that call tools in their own protocol."""
+
+
+NATIVE_GUIDANCE = ("A tool's result comes back to you inside <tool_response></tool_response>: it is the output "
+                   "of your own call, not a message from the user. Read it, then answer the user's question.")
+"""What the template's own tools section leaves unsaid: without it Qwen2.5-Coder read its
+code's output as the user's reply ("Thank you for providing the solution.")."""
+
+
+@dataclass(frozen=True)
+class ToolProtocol:
+    """How one model is told about its tools and shown its calls and their results."""
+
+    native: bool
+    """The chat template declares tools itself (see the module docstring)."""
+
+    @classmethod
+    def for_template(cls, template) -> "ToolProtocol":
+        return cls(native=bool(getattr(template, "declares_tools", False)))
+
+    def functions(self, functions: list[dict], code: bool) -> list[dict]:
+        """The functions the grammar admits calls of (the code interpreter among them, natively)."""
+        return [*functions, CODE_FUNCTION] if self.native and code else list(functions)
+
+    def declarations(self, functions: list[dict], code: bool) -> list[dict] | None:
+        """Tools for the template's own ``tools`` section (native only)."""
+        if not self.native or not (functions or code):
+            return None
+        return [{"type": "function", "function": {"name": f["name"], "description": f.get("description") or "",
+                                                  "parameters": f.get("parameters") or {"type": "object",
+                                                                                        "properties": {}}}}
+                for f in self.functions(functions, code)]
+
+    def section(self, functions: list[dict], code: bool, *, required: bool) -> str:
+        """Text for the system prompt about the tools (the template says the rest natively)."""
+        if not self.native:
+            return tools_section(functions, code, required=required)
+        return NATIVE_GUIDANCE + ("\nYou must call a tool now." if required else "")
+
+    def opens_call(self, text: str) -> bool | None:
+        """Whether a turn's first characters open a call (True) or an answer (False);
+        None while they are too few to tell (a native call may open with "```json")."""
+        if not text:
+            return None
+        if not self.native:
+            return starts_tool_call(text)
+        if text[0] in "<{" or text.startswith(FENCED_CALL_OPEN):
+            return True
+        return None if FENCED_CALL_OPEN.startswith(text) else False
+
+    def read(self, call: ParsedCall) -> ParsedCall:
+        """A parsed call as the runtime means it: a native ``code_interpreter`` function call
+        is a code call whose arguments are the code itself."""
+        if self.native and call.kind == "function" and call.name == CODE_FUNCTION["name"]:
+            try:
+                code = json.loads(call.arguments).get("code", "")
+            except (ValueError, AttributeError):
+                code = ""
+            return ParsedCall("code_interpreter", "code_interpreter", code if isinstance(code, str) else "")
+        return call
+
+    def call_text(self, call: ParsedCall) -> str:
+        """A call as the model writes it (for counting, and the fallback's replay)."""
+        if self.native and call.kind == "code_interpreter":
+            return call_text(ParsedCall("function", CODE_FUNCTION["name"], json.dumps({"code": call.arguments})))
+        return call_text(call)
+
+    def calls_message(self, calls: list[ParsedCall]) -> tuple[str, dict | None]:
+        """An assistant turn that made ``calls``: its text and, natively, its chat fields."""
+        text = "\n".join(self.call_text(c) for c in calls)
+        if not self.native:
+            return text, None
+        tool_calls = []
+        for c in calls:
+            name, args = (CODE_FUNCTION["name"], {"code": c.arguments}) if c.kind == "code_interpreter" \
+                else (c.name, _arguments(c.arguments))
+            tool_calls.append({"type": "function", "function": {"name": name, "arguments": args}})
+        return text, {"content": "", "tool_calls": tool_calls}
+
+    def result_message(self, name: str, output: str) -> tuple[str, dict | None]:
+        """A tool's result as the model reads it: its text and, natively, its chat fields."""
+        if self.native:
+            return output, {"role": "tool"}
+        shown = f"{name}: {output}" if name else output
+        return "<tool_response>\n" + shown + "\n</tool_response>", None
+
+
+def _arguments(text: str):
+    """Stored arguments as the template wants them (an object), or the text if it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def call_text(call: ParsedCall) -> str:
     """How a call looks in the model's own output (for replaying history)."""
     if call.kind == "code_interpreter":
@@ -77,6 +192,7 @@ class CallStream:
     pos: int = 0  # how far the buffer has been consumed
     calls: list[ParsedCall] = field(default_factory=list)
     _state: str = "between"  # between | fn-head | fn-args | code | fn-tail
+    _close: str = TOOL_CALL_CLOSE  # what ends the current function call
     _depth: int = 0
     _in_string: bool = False
     _escape: bool = False
@@ -93,10 +209,11 @@ class CallStream:
         if self._state == "between":
             stripped = rest.lstrip("\n")
             skip = len(rest) - len(stripped)
-            if stripped.startswith(TOOL_CALL_OPEN):
-                self.pos += skip + len(TOOL_CALL_OPEN)
-                self._state = "fn-head"
-                return True
+            for opener, close in _CALL_FRAMINGS:
+                if stripped.startswith(opener):
+                    self.pos += skip + len(opener)
+                    self._state, self._close = "fn-head", close
+                    return True
             if stripped.startswith(CODE_OPEN):
                 self.pos += skip + len(CODE_OPEN)
                 call = ParsedCall("code_interpreter", name="code_interpreter")
@@ -159,10 +276,10 @@ class CallStream:
                 return True
             return False
         if self._state == "fn-tail":
-            close = rest.find(TOOL_CALL_CLOSE)
+            close = rest.find(self._close)
             if close < 0:
                 return False
-            self.pos += close + len(TOOL_CALL_CLOSE)
+            self.pos += close + len(self._close)
             self._state = "between"
             yield CallEvent("end", len(self.calls) - 1, self.calls[-1])
             return True
@@ -186,6 +303,12 @@ class CallStream:
                 return True
             return False
         return False
+
+
+# How a function call may open, and what then closes it: the ``<tool_call>`` tags, or (as
+# native models also write them, see grammar.FENCED_CALL_OPEN) a JSON fence or a bare object,
+# whose own "{" was the opener, so its closing "}" ends it.
+_CALL_FRAMINGS = ((TOOL_CALL_OPEN, TOOL_CALL_CLOSE), (FENCED_CALL_OPEN, FENCED_CALL_CLOSE), ("{", "}"))
 
 
 def _partial_suffix(text: str, marker: str) -> int:

@@ -42,6 +42,11 @@ class WindowItem:
     group: str | None = None
     """Items sharing a group are kept or dropped together (a tool call and its output)."""
     first_user: bool = False
+    chat: dict | None = None
+    """Fields of the chat message beyond ``role`` and ``text``, for templates that lay out
+    tool calls and results themselves: ``{"role": "tool"}`` for a tool result (the window
+    still treats it as input, like a user item), ``{"content": "", "tool_calls": [...]}``
+    for an assistant's calls (``text`` is then their rendering, for counting)."""
 
 
 @dataclass(frozen=True)
@@ -241,7 +246,7 @@ def _tail_to_fit(text: str, tokens: int, count) -> str | None:
 
 def render_items(fixed_messages: Sequence[dict], items: Sequence[WindowItem]) -> list[dict]:
     """Chat messages for the template: the fixed part, then the window's items."""
-    return [*fixed_messages, *({"role": i.role, "content": i.text} for i in items)]
+    return [*fixed_messages, *({"role": i.role, "content": i.text, **(i.chat or {})} for i in items)]
 
 
 __all__ = [

@@ -17,7 +17,7 @@ from ..core.window import Strategy, WindowError, budget_for, build_window, rende
 from ..errors import LocalAssistantsError
 from ..ids import new_id, now_s
 from ..core.jsonrepair import close_json
-from ..core.toolcalls import CallStream, starts_tool_call
+from ..core.toolcalls import CallStream
 from ..tools import file_search
 from ..tools.annotations import link_files
 from ..tools.functions import MAX_TOOL_ROUNDS, SUPPORTED_TOOLS, generate_turn, plan_turn, replay_items
@@ -98,7 +98,8 @@ class RunExecutor:
                 plan = plan_turn(run, model, rounds_done=rounds, supported=self.supported_tools,
                                  searchable=searchable)
                 prompt = self._prompt(run, model, plan.system_section,
-                                      replay_items(steps, model.count_tokens, overhead, search_budget))
+                                      replay_items(steps, model.count_tokens, overhead, search_budget,
+                                                   plan.protocol), tools=plan.tools)
                 used = sum((s.get("usage") or {}).get("completion_tokens", 0) for s in steps)
                 turn.reset()
                 turn.searchable = searchable
@@ -157,10 +158,11 @@ class RunExecutor:
         """A terminal status, with the run's usage summed over its steps."""
         return self._run_to(run, status, usage=self._usage_so_far(run["id"]), **fields)
 
-    def _prompt(self, run: dict, model, system_section: str = "", run_items=()) -> list[int]:
+    def _prompt(self, run: dict, model, system_section: str = "", run_items=(), tools=None) -> list[int]:
         """The exact tokens the model is given, fitted to the budget.
 
         ``system_section``: tool descriptions appended to the instructions.
+        ``tools``: tool declarations for a template that lays them out itself.
         ``run_items``: what this run produced so far (tool calls, outputs, retrieved
         chunks) as window items, oldest first; they enter the window as its newest items.
         """
@@ -168,7 +170,8 @@ class RunExecutor:
         fixed = [{"role": "system", "content": system}] if system else []
         count = model.count_tokens
         overhead = model.template.message_overhead(count)
-        fixed_tokens = len(model.tokenize_prompt(model.template.render(fixed, add_generation_prompt=True)))
+        fixed_tokens = len(model.tokenize_prompt(model.template.render(fixed, add_generation_prompt=True,
+                                                                       tools=tools)))
         reserve = run["max_completion_tokens"] or self.default_max_completion_tokens
         budget = budget_for(model.n_ctx, min(reserve, model.n_ctx // 2), run["max_prompt_tokens"])
         history = ThreadHistory(self.store, run["thread_id"], model.name, count, overhead)
@@ -178,7 +181,7 @@ class RunExecutor:
             window = build_window(fixed_tokens=fixed_tokens, newest_first=history.newest_first(run_items),
                                   budget=budget - shrink, strategy=strategy, first_user=history.first_user(),
                                   count=count, overhead=overhead)
-            tokens = model.tokenize_prompt(model.format(render_items(fixed, window.items)))
+            tokens = model.tokenize_prompt(model.format(render_items(fixed, window.items), tools=tools))
             if len(tokens) <= budget:
                 return tokens
             # The stored counts are per message; the template can add a few tokens: tighten and retry.
@@ -209,11 +212,11 @@ class RunExecutor:
         head = ""
         for piece in pieces:  # the first characters decide: an answer or tool calls
             head += piece
-            if head:
+            if plan.protocol.opens_call(head) is not None:
                 break
         rest = itertools.chain([head] if head else [], pieces)
-        if plan.can_call and starts_tool_call(head):
-            return self._tool_calls_turn(run, rest, generation, turn, answered)
+        if plan.can_call and plan.protocol.opens_call(head):
+            return self._tool_calls_turn(run, rest, generation, turn, answered, plan.protocol)
         self._message_turn(run, rest, generation, turn, json_answer=plan.json_answer)
         return False
 
@@ -289,29 +292,27 @@ class RunExecutor:
         return file_search.cite(text, searches[-1]["file_search"].get("results") or [], len(searches) - 1)
 
     def _tool_calls_turn(self, run: dict, pieces, generation, turn: "_Turn",
-                         answered: set[tuple[str, str]]) -> bool:
+                         answered: set[tuple[str, str]], protocol) -> bool:
         """Calls are published one by one as each is complete (its id, name and argument
         chunks as OpenAI sends them), so a repeated call is dropped before anyone saw it.
         Code calls run here; function calls wait for the client (requires_action).
         Returns True when the run goes on with another model turn."""
         reader = CallStream()
-        pending: dict[int, list] = {}
         seen = set(answered)
         kept: list[dict] = []
         for piece in pieces:
             if turn.stop:
                 continue  # drain: the decoder stops at its next token
             for event in reader.feed(piece):
-                pending.setdefault(event.index, []).append(event)
                 if event.kind != "end":
                     continue
-                events = pending.pop(event.index)
-                key = _call_key(event.call.name, event.call.arguments)
+                call = protocol.read(event.call)
+                key = _call_key(call.name, call.arguments)
                 if key in seen:
                     turn.stop = True
                     break
                 seen.add(key)
-                self._publish_call(run, turn, kept, events)
+                self._publish_call(run, turn, kept, call)
         done = generation.completion
         usage = _add_usage(_usage(done.prompt_tokens, done.completion_tokens), turn.wasted)
         turn.wasted = None
@@ -378,40 +379,36 @@ class RunExecutor:
                 "index": index, "type": "code_interpreter",
                 "code_interpreter": {"outputs": [{"index": i, **o} for i, o in enumerate(outputs)]}}]}}})
 
-    def _publish_call(self, run: dict, turn: "_Turn", kept: list[dict], events: list) -> None:
-        """Create the tool_calls step on the first call; then the call's deltas."""
+    def _publish_call(self, run: dict, turn: "_Turn", kept: list[dict], call) -> None:
+        """Create the tool_calls step on the first call; then the complete call's deltas
+        (its id, type and name once, then its input: the SDK concatenates strings)."""
         if turn.step is None:
             step = turn.step = self._new_step(run, "tool_calls")
             self.store.insert("run_steps", step, thread_id=step["thread_id"], run_id=step["run_id"])
             self.publish(run["id"], "thread.run.step.created", step)
             self.publish(run["id"], "thread.run.step.in_progress", step)
         index = len(kept)
-        call = events[-1].call
         call_id = new_id("call")
         if call.kind == "code_interpreter":
             kept.append({"id": call_id, "type": "code_interpreter",
                          "code_interpreter": {"input": call.arguments, "outputs": []}})
+            deltas = [{"index": index, "id": call_id, "type": "code_interpreter",
+                       "code_interpreter": {"input": "", "outputs": []}},
+                      {"index": index, "type": "code_interpreter", "code_interpreter": {"input": call.arguments}}]
         elif turn.searchable and call.name == file_search.FUNCTION["name"]:
             query = json.loads(call.arguments).get("query", "")
             kept.append({"id": call_id, "type": "file_search",
                          "file_search": {"ranking_options": {"ranker": "auto", "score_threshold": 0.0},
                                          "results": [], "query": query}})
             # As OpenAI streams it: the call appears, its results are in the completed step.
-            self.publish(run["id"], "thread.run.step.delta",
-                         {"id": turn.step["id"], "object": "thread.run.step.delta",
-                          "delta": {"step_details": {"type": "tool_calls", "tool_calls": [
-                              {"index": index, "id": call_id, "type": "file_search", "file_search": {}}]}}})
-            return
+            deltas = [{"index": index, "id": call_id, "type": "file_search", "file_search": {}}]
         else:
             kept.append({"id": call_id, "type": "function",
                          "function": {"name": call.name, "arguments": call.arguments, "output": None}})
-        for event in events:
-            if event.kind == "start":
-                delta = _call_start_delta(event, call_id, index)
-            elif event.kind == "chunk":
-                delta = _call_chunk_delta(event, index)
-            else:
-                continue
+            deltas = [{"index": index, "id": call_id, "type": "function",
+                       "function": {"name": call.name, "arguments": "", "output": None}},
+                      {"index": index, "type": "function", "function": {"arguments": call.arguments}}]
+        for delta in deltas:
             self.publish(run["id"], "thread.run.step.delta",
                          {"id": turn.step["id"], "object": "thread.run.step.delta",
                           "delta": {"step_details": {"type": "tool_calls", "tool_calls": [delta]}}})
@@ -512,21 +509,6 @@ def _add_usage(a: dict, b: dict | None) -> dict:
     if not b:
         return a
     return _usage(a["prompt_tokens"] + b["prompt_tokens"], a["completion_tokens"] + b["completion_tokens"])
-
-
-def _call_start_delta(event, call_id: str, index: int) -> dict:
-    # Id, type and name are sent once: the SDK concatenates strings when merging deltas.
-    if event.call.kind == "code_interpreter":
-        return {"index": index, "id": call_id, "type": "code_interpreter",
-                "code_interpreter": {"input": "", "outputs": []}}
-    return {"index": index, "id": call_id, "type": "function",
-            "function": {"name": event.call.name, "arguments": "", "output": None}}
-
-
-def _call_chunk_delta(event, index: int) -> dict:
-    if event.call.kind == "code_interpreter":
-        return {"index": index, "type": "code_interpreter", "code_interpreter": {"input": event.chunk}}
-    return {"index": index, "type": "function", "function": {"arguments": event.chunk}}
 
 
 def _usage(prompt: int, completion: int) -> dict:

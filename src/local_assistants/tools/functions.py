@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from ..core import grammar as G
-from ..core.toolcalls import ParsedCall, call_text, starts_tool_call, tools_section
+from ..core.toolcalls import ParsedCall, ToolProtocol
 from ..core.window import WindowItem
 from . import file_search
 
@@ -26,6 +26,9 @@ class TurnPlan:
     grammar: G.Grammar | None
     json_answer: bool = False
     """The answer is JSON (response_format): a cut-short answer gets closed."""
+    protocol: ToolProtocol = ToolProtocol(native=False)
+    tools: list[dict] | None = None
+    """Tool declarations for a template that lays them out itself (native protocol)."""
 
     @property
     def can_call(self) -> bool:
@@ -66,16 +69,20 @@ def plan_turn(run: dict, model, *, rounds_done: int, supported: frozenset[str] =
         answer_schema = fmt["json_schema"].get("schema") or {"type": "object"}
     elif isinstance(fmt, dict) and fmt.get("type") == "json_object":
         json_answer = True
-    grammar = G.build(functions=functions, code=code, mode=mode, parallel=run.get("parallel_tool_calls", True),
+    protocol = ToolProtocol.for_template(model.template)
+    grammar = G.build(functions=protocol.functions(functions, code) if mode != "none" else functions,
+                      code=code and not protocol.native, mode=mode, parallel=run.get("parallel_tool_calls", True),
                       answer_schema=answer_schema, json_answer=json_answer,
-                      schema_to_grammar=model.schema_to_grammar, json_object_grammar=model.json_object_grammar)
-    section = tools_section(functions, code, required=mode == "required") if mode != "none" else ""
+                      schema_to_grammar=model.schema_to_grammar, json_object_grammar=model.json_object_grammar,
+                      native_calls=protocol.native)
+    section = protocol.section(functions, code, required=mode == "required") if mode != "none" else ""
     if answer_schema is not None:
         section += ("\n" if section else "") + "Answer with JSON matching this schema:\n" + json.dumps(answer_schema)
     elif json_answer:
         section += ("\n" if section else "") + "Answer with a JSON object."
     return TurnPlan(functions, code, mode, section, grammar,
-                    json_answer=answer_schema is not None or json_answer)
+                    json_answer=answer_schema is not None or json_answer, protocol=protocol,
+                    tools=protocol.declarations(functions, code) if mode != "none" else None)
 
 
 def generate_turn(model, prompt: list[int], plan: TurnPlan, *, max_tokens: int, temperature: float,
@@ -86,39 +93,43 @@ def generate_turn(model, prompt: list[int], plan: TurnPlan, *, max_tokens: int, 
     grammar = plan.grammar
     release = None
     if grammar is not None and grammar.free_after_first:
-        release = lambda text: bool(text) and not starts_tool_call(text)  # noqa: E731
+        release = lambda text: plan.protocol.opens_call(text) is False  # noqa: E731
     return model.generate(prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                           grammar=grammar.text if grammar else None, release_grammar=release,
                           repeat_penalty=1.0 if plan.can_call else None, should_stop=should_stop)
 
 
-def replay_items(steps: list[dict], count, overhead: int, search_budget: int = 2000) -> list[WindowItem]:
-    """A run's completed tool-call steps as window items: each step's calls and their
-    outputs form one group, kept or dropped together (search results limited to
-    ``search_budget`` tokens)."""
+def replay_items(steps: list[dict], count, overhead: int, search_budget: int = 2000,
+                 protocol: ToolProtocol = ToolProtocol(native=False)) -> list[WindowItem]:
+    """A run's completed tool-call steps as window items, in the model's tool protocol:
+    each step's calls and their outputs form one group, kept or dropped together
+    (search results limited to ``search_budget`` tokens).  A result is an input item
+    for the window (role ``user``) whatever role the template gives it."""
     items: list[WindowItem] = []
     for step in steps:
         if step["type"] != "tool_calls" or step["status"] != "completed":
             continue
         calls = step["step_details"]["tool_calls"]
         if calls and all(c["type"] == "file_search" for c in calls):
-            items += _search_items(step, calls, count, overhead, search_budget)
+            items += _search_items(step, calls, count, overhead, search_budget, protocol)
             continue
-        said = "\n".join(call_text(_parsed(c)) for c in calls)
-        items.append(WindowItem(step["id"] + ":calls", "assistant", said, count(said) + overhead, group=step["id"]))
+        said, chat = protocol.calls_message([_parsed(c) for c in calls])
+        items.append(WindowItem(step["id"] + ":calls", "assistant", said, count(said) + overhead,
+                                group=step["id"], chat=chat))
         for c in calls:
-            text = "<tool_response>\n" + _output_text(c) + "\n</tool_response>"
+            text, chat = protocol.result_message(*_output(c))
             items.append(WindowItem(f"{step['id']}:{c['id']}", "user", text, count(text) + overhead,
-                                    group=step["id"]))
+                                    group=step["id"], chat=chat))
     return items
 
 
-def _search_items(step: dict, calls: list[dict], count, overhead: int, budget: int) -> list[WindowItem]:
+def _search_items(step: dict, calls: list[dict], count, overhead: int, budget: int,
+                  protocol: ToolProtocol) -> list[WindowItem]:
     """A search call and its results, one group: the results, best first, as many as fit
     in ``budget`` tokens (the weakest are left out, not the whole search)."""
     items: list[WindowItem] = []
     for c in calls:
-        said = call_text(_parsed(c))
+        said, call_chat = protocol.calls_message([_parsed(c)])
         group = f"{step['id']}:{c['id']}"
         parts, used = [], count(said) + 2 * overhead
         for i, r in enumerate(c["file_search"].get("results") or []):
@@ -128,9 +139,10 @@ def _search_items(step: dict, calls: list[dict], count, overhead: int, budget: i
                 break
             parts.append(part)
             used += cost
-        text = "<tool_response>\n" + ("\n\n".join(parts) or "No results.") + "\n</tool_response>"
-        items.append(WindowItem(group + ":call", "assistant", said, count(said) + overhead, group=group))
-        items.append(WindowItem(group + ":results", "user", text, count(text) + overhead, group=group))
+        text, chat = protocol.result_message("", "\n\n".join(parts) or "No results.")
+        items.append(WindowItem(group + ":call", "assistant", said, count(said) + overhead, group=group,
+                                chat=call_chat))
+        items.append(WindowItem(group + ":results", "user", text, count(text) + overhead, group=group, chat=chat))
     return items
 
 
@@ -145,10 +157,11 @@ def _parsed(call: dict) -> ParsedCall:
     return ParsedCall(call["type"], call["type"], "")
 
 
-def _output_text(call: dict) -> str:
+def _output(call: dict) -> tuple[str, str]:
+    """(the tool's name, its output text) of a stored call."""
     if call["type"] == "function":
-        return f"{call['function']['name']}: {call['function'].get('output') or ''}"
+        return call["function"]["name"], call["function"].get("output") or ""
     if call["type"] == "code_interpreter":
         logs = [o.get("logs", "") for o in call["code_interpreter"].get("outputs", []) if o["type"] == "logs"]
-        return "\n".join(logs) or "(no output)"
-    return json.dumps(call.get(call["type"], {}))
+        return "", "\n".join(logs) or "(no output)"
+    return "", json.dumps(call.get(call["type"], {}))

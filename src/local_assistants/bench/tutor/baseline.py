@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ...core.toolcalls import ParsedCall, call_text, parse_calls, starts_tool_call
+from ...core.toolcalls import parse_calls
 from ...tools.functions import MAX_TOOL_ROUNDS, generate_turn, plan_turn
 
 SUPPORTED = frozenset({"function", "code_interpreter"})
@@ -67,12 +67,14 @@ def run_baseline(model, question: str, *, instructions: str, mode: str, temperat
     while True:
         plan = plan_turn(run, model, rounds_done=MAX_TOOL_ROUNDS if force_answer else rounds, supported=SUPPORTED)
         system = "\n\n".join(p for p in (instructions, plan.system_section) if p)
-        prompt = model.tokenize_prompt(model.format([{"role": "system", "content": system}, *history]))
+        prompt = model.tokenize_prompt(model.format([{"role": "system", "content": system}, *history],
+                                                    tools=plan.tools))
         # As the runtime's window does, within the same budget: the oldest code rounds go first.
         budget = model.n_ctx - min(max_tokens, model.n_ctx // 2)
         while len(prompt) > budget and len(history) > 3:
             del history[1:3]
-            prompt = model.tokenize_prompt(model.format([{"role": "system", "content": system}, *history]))
+            prompt = model.tokenize_prompt(model.format([{"role": "system", "content": system}, *history],
+                                                        tools=plan.tools))
         if len(prompt) > budget:
             out.status, out.error = "incomplete", f"the prompt has {len(prompt)} tokens, over the budget {budget}"
             break
@@ -93,8 +95,8 @@ def run_baseline(model, question: str, *, instructions: str, mode: str, temperat
         done = generation.completion
         out.prompt_tokens += done.prompt_tokens
         out.completion_tokens += done.completion_tokens
-        if plan.can_call and starts_tool_call(text):
-            calls = [c for c in parse_calls(text) if c.kind == "code_interpreter"]
+        if plan.can_call and plan.protocol.opens_call(text):
+            calls = [c for c in map(plan.protocol.read, parse_calls(text)) if c.kind == "code_interpreter"]
             fresh = [c for c in calls if c.arguments not in answered]
             if not fresh:
                 if calls:  # only a repeat of an answered call: the model must answer now
@@ -106,9 +108,11 @@ def run_baseline(model, question: str, *, instructions: str, mode: str, temperat
                 answered.add(call.arguments)
                 logs = execute(call.arguments)
                 out.calls.append({"input": call.arguments, "logs": [logs]})
-                history.append({"role": "assistant", "content": call_text(ParsedCall(
-                    "code_interpreter", "code_interpreter", call.arguments))})
-                history.append({"role": "user", "content": "<tool_response>\n" + logs + "\n</tool_response>"})
+                # In the model's own tool protocol, as the runtime replays a run's steps.
+                said, chat = plan.protocol.calls_message([call])
+                history.append({"role": "assistant", "content": said, **(chat or {})})
+                shown, chat = plan.protocol.result_message("", logs)
+                history.append({"role": "user", "content": shown, **(chat or {})})
             rounds += 1
             continue
         out.answer = text
