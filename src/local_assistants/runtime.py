@@ -114,7 +114,8 @@ class Runtime:
                 return place_problem
             if not self.settings.unsafe_kernel and not spec.kernel_python.exists():
                 return (f"The code interpreter's Python ({spec.kernel_python}) is missing: run "
-                        "`local-assistants setup` (or set LOCAL_ASSISTANTS_KERNEL_PYTHON).")
+                        "`local-assistants setup` (`make install` in the repository), or set "
+                        "LOCAL_ASSISTANTS_KERNEL_PYTHON.")
             return check_available(spec, self.kernel_place.sandbox_dir / ".probe", self.settings.kernel_uid_base)
 
         self.code_interpreter = CodeInterpreter(
