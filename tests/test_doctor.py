@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from local_assistants.catalog import CATALOG
-from local_assistants.doctor import FAIL, OK, _features, check_models
+from local_assistants.doctor import FAIL, OK, _features, check_models, check_sandbox
+from local_assistants.kernel_env import locate
 from local_assistants.config import Settings
 
-from conftest import MODELS_DIR, REPO
+from conftest import KERNEL_PYTHON, MODELS_DIR, REPO
 
 CLI = Path(sys.executable).parent / "local-assistants"
 SMALL = "smollm2-135m-instruct"
@@ -84,3 +85,17 @@ def test_llama_cpp_features_are_read_from_its_system_info():
     info = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 | REPACK = 1 | "
     assert _features(info) == {"SSE3": "1", "AVX": "1", "AVX2": "1", "AMX_INT8": "1", "LLAMAFILE": "1",
                                "REPACK": "1"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox uid matters only as root")
+def test_a_kernel_python_the_sandbox_uid_cannot_read_is_a_problem(tmp_path):
+    private = tmp_path / "private"
+    (private / "env" / "bin").mkdir(parents=True)
+    os.chmod(private, 0o700)
+    python = private / "env" / "bin" / "python"
+    python.symlink_to(KERNEL_PYTHON)  # a working Python, but behind a folder others cannot pass
+    settings = Settings(home=tmp_path / "home", kernel_python=python)
+    findings = check_sandbox(settings, locate(settings))
+    [finding] = [f for f in findings if "not readable by the sandbox uid" in f.what]
+    assert finding.status == FAIL and "is 0700)" in finding.what
+    assert finding.fix == "local-assistants setup"

@@ -151,20 +151,40 @@ def check_sandbox(settings: Settings, place: kernel_env.KernelPlace) -> list[Fin
                                               f"sandbox uid ({blocked} is {kernel_env._mode(blocked)})",
                                f"chmod o+x {blocked}  (or set LOCAL_ASSISTANTS_SANDBOX_DIR)"))
         elif not any(f.status == FAIL for f in out):
+            spec = SandboxSpec(kernel_python=python)
             try:
                 kernel_env.prepare(place)
-                why = check_available(SandboxSpec(kernel_python=python), place.sandbox_dir / ".probe",
-                                      settings.kernel_uid_base)
+                why = check_available(spec, place.sandbox_dir / ".probe", settings.kernel_uid_base)
+                why = why or _sandboxed_imports(spec, place.sandbox_dir / ".probe", settings.kernel_uid_base)
             except (OSError, kernel_env.KernelEnvError) as err:
                 why = str(err)
             if why is None:
                 out.append(Finding(section, OK, "sandbox works here: uid drop, namespaces (bubblewrap), "
                                                 "kernel Python run as the sandbox uid"))
+            elif why.startswith(_IMPORT_PROBLEM):
+                out.append(Finding(section, FAIL, why, "local-assistants setup --force"))
             else:
                 out.append(Finding(section, FAIL, f"the sandbox does not run here: {why}",
                                    "run as root on a host that allows user namespaces (outside Docker's default "
                                    "seccomp profile), or LOCAL_ASSISTANTS_UNSAFE_KERNEL=1 without a sandbox"))
     return out
+
+
+_IMPORT_PROBLEM = "the sandbox uid cannot import the kernels' packages"
+
+
+def _sandboxed_imports(spec, workdir: Path, uid: int) -> str | None:
+    """What the kernels import, imported as the sandbox uid inside the sandbox: the whole
+    environment must be readable by it, not only its interpreter."""
+    cmd = spec.command([str(spec.kernel_python), "-c", "import ipykernel, numpy, matplotlib"], uid=uid,
+                       workdir=workdir, conn_dir=workdir)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"{_IMPORT_PROBLEM}: {err}"
+    if done.returncode != 0:
+        return f"{_IMPORT_PROBLEM}: " + (done.stderr.strip().splitlines() or ["?"])[-1][:300]
+    return None
 
 
 def _version(path: str) -> str:

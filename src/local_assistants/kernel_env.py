@@ -60,7 +60,11 @@ def blocking_folder(path: Path) -> Path | None:
 
 def unreadable_by_others(path: Path) -> Path | None:
     """The first thing that keeps others from running the file ``path`` (a folder on the
-    way they cannot pass, or the file itself not ``o+rx``), or None.  Links are followed."""
+    way they cannot pass, or the file itself not ``o+rx``), or None.  Both the way to the
+    path as named (the sandbox binds that) and the way to the file a link leads to count."""
+    blocked = blocking_folder(Path(path).absolute().parent)
+    if blocked is not None:
+        return blocked
     real = Path(os.path.realpath(path))
     blocked = blocking_folder(real.parent)
     if blocked is not None:

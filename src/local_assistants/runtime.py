@@ -72,7 +72,8 @@ def code_interpreter_place(settings: Settings) -> tuple[kernel_env.KernelPlace, 
     try:
         kernel_env.prepare(place)
     except (OSError, kernel_env.KernelEnvError) as err:
-        return place, f"The code interpreter's folder {place.sandbox_dir} could not be made: {err}"
+        return place, (f"The code interpreter's folder {place.sandbox_dir} could not be made: {err} (set "
+                       "LOCAL_ASSISTANTS_SANDBOX_DIR to a folder the sandbox uid can reach)")
     return place, None
 
 
