@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from ..core.prompt import GEMMA, ChatTemplate
+from ..core.prompt import ChatTemplate
 from ..errors import ModelError
 from ..ports import Completion
 
@@ -88,6 +88,53 @@ class Generation:
         return self._pieces
 
 
+class _NoRedirect:
+    """Stands in for llama-cpp-python's ``suppress_stdout_stderr``, which, with
+    ``verbose=False``, points the whole process's file descriptors 1 and 2 at /dev/null
+    while a model loads: every thread's output (the server's start line, its access log)
+    was lost meanwhile. llama.cpp is silenced through its log callback instead."""
+
+    def __init__(self, disable: bool = True):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_LLAMA_LOG = logging.getLogger("llama_cpp")
+# ggml_log_level as the vendored llama.cpp defines it (llama-cpp-python's own comment is older):
+# NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5. Its INFO is loading chatter: DEBUG here.
+_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.WARNING, 4: logging.ERROR}
+_log_callback = None  # kept referenced: llama.cpp holds a pointer to it
+
+
+def quiet_llama_cpp() -> None:
+    """llama.cpp's own log to Python logging (``llama_cpp`` logger; its chatter at DEBUG),
+    never by redirecting the process's file descriptors. Idempotent."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import llama_cpp
+    from llama_cpp import _internals, llama as llama_module, llama_chat_format
+
+    for module in (llama_module, _internals, llama_chat_format):
+        module.suppress_stdout_stderr = _NoRedirect
+    last = [logging.DEBUG]
+
+    @llama_cpp.llama_log_callback
+    def forward(level, text, user_data):
+        level = last[0] if level == 5 else _LEVELS.get(level, logging.DEBUG)  # 5: continues the last line
+        last[0] = level
+        if _LLAMA_LOG.isEnabledFor(level):
+            _LLAMA_LOG.log(level, "%s", text.decode("utf-8", "replace").rstrip("\n"))
+
+    _log_callback = forward
+    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
+
+
 class LlamaChatModel:
     """A GGUF model behind the ChatModel port."""
 
@@ -130,6 +177,7 @@ class LlamaChatModel:
                 )
             from llama_cpp import Llama
 
+            quiet_llama_cpp()
             try:
                 self._llm = Llama(
                     model_path=str(self.path),
@@ -147,12 +195,8 @@ class LlamaChatModel:
                 if vocab.token_bos() >= 0 else ""
             eos = vocab.detokenize([vocab.token_eos()], special=True).decode("utf-8", "ignore") \
                 if vocab.token_eos() >= 0 else ""
-            source = meta.get("tokenizer.chat_template")
-            builtin = self.chat_format if self.chat_format else (None if source else GEMMA if
-                                                                 "gemma" in meta.get("general.architecture", "")
-                                                                 else "chatml")
-            self._template = ChatTemplate(source=None if builtin else source, builtin=builtin,
-                                         bos_token=bos, eos_token=eos)
+            self._template = ChatTemplate.from_metadata(meta, chat_format=self.chat_format, bos_token=bos,
+                                                        eos_token=eos)
             self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "true") != "false"
             self._bos_text = bos
             log.info("loaded %s (n_ctx=%d, threads=%d, gpu_layers=%d)", self.path.name,

@@ -32,6 +32,16 @@ class ChatTemplate:
     bos_token: str = ""
     eos_token: str = ""
 
+    @classmethod
+    def from_metadata(cls, metadata: dict, *, chat_format: str | None = None, bos_token: str = "",
+                      eos_token: str = "") -> "ChatTemplate":
+        """A model's template from its GGUF metadata: its own Jinja chat template, or, when
+        it has none (or ``chat_format`` names a built-in one), a built-in turn format."""
+        source = metadata.get("tokenizer.chat_template")
+        builtin = chat_format or (None if source else GEMMA if "gemma" in metadata.get("general.architecture", "")
+                                  else CHATML)
+        return cls(source=None if builtin else source, builtin=builtin, bos_token=bos_token, eos_token=eos_token)
+
     @property
     def declares_tools(self) -> bool:
         """The template itself declares tools and lays out tool calls and results in the

@@ -20,7 +20,8 @@ from ..core.jsonrepair import close_json
 from ..core.toolcalls import CallStream
 from ..tools import file_search
 from ..tools.annotations import link_files
-from ..tools.functions import MAX_TOOL_ROUNDS, SUPPORTED_TOOLS, generate_turn, plan_turn, replay_items
+from ..tools.functions import (MAX_TOOL_ROUNDS, SUPPORTED_TOOLS, generate_turn, plan_turn, replay_items,
+                               system_messages)
 from .history import ThreadHistory
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,9 @@ class RunExecutor:
                 rounds = MAX_TOOL_ROUNDS if force_answer else sum(1 for s in steps if s["type"] == "tool_calls")
                 plan = plan_turn(run, model, rounds_done=rounds, supported=self.supported_tools,
                                  searchable=searchable)
-                prompt = self._prompt(run, model, plan.system_section,
+                prompt = self._prompt(run, model, plan,
                                       replay_items(steps, model.count_tokens, overhead, search_budget,
-                                                   plan.protocol), tools=plan.tools)
+                                                   plan.protocol))
                 used = sum((s.get("usage") or {}).get("completion_tokens", 0) for s in steps)
                 turn.reset()
                 turn.searchable = searchable
@@ -158,16 +159,15 @@ class RunExecutor:
         """A terminal status, with the run's usage summed over its steps."""
         return self._run_to(run, status, usage=self._usage_so_far(run["id"]), **fields)
 
-    def _prompt(self, run: dict, model, system_section: str = "", run_items=(), tools=None) -> list[int]:
+    def _prompt(self, run: dict, model, plan, run_items=()) -> list[int]:
         """The exact tokens the model is given, fitted to the budget.
 
-        ``system_section``: tool descriptions appended to the instructions.
-        ``tools``: tool declarations for a template that lays them out itself.
+        ``plan``: what the turn may do (its tools' description and declarations).
         ``run_items``: what this run produced so far (tool calls, outputs, retrieved
         chunks) as window items, oldest first; they enter the window as its newest items.
         """
-        system = "\n\n".join(p for p in (run["instructions"], system_section) if p)
-        fixed = [{"role": "system", "content": system}] if system else []
+        fixed = system_messages(run["instructions"], plan)
+        tools = plan.tools
         count = model.count_tokens
         overhead = model.template.message_overhead(count)
         fixed_tokens = len(model.tokenize_prompt(model.template.render(fixed, add_generation_prompt=True,

@@ -85,6 +85,13 @@ def plan_turn(run: dict, model, *, rounds_done: int, supported: frozenset[str] =
                     tools=protocol.declarations(functions, code) if mode != "none" else None)
 
 
+def system_messages(instructions: str, plan: TurnPlan) -> list[dict]:
+    """The fixed head of a turn's prompt: the run's instructions and what the plan says
+    about the tools (tool declarations go to the template separately: ``plan.tools``)."""
+    system = "\n\n".join(p for p in (instructions, plan.system_section) if p)
+    return [{"role": "system", "content": system}] if system else []
+
+
 def generate_turn(model, prompt: list[int], plan: TurnPlan, *, max_tokens: int, temperature: float,
                   top_p: float, should_stop=None):
     """Decode one model turn as the plan allows: under its grammar, released once a plain

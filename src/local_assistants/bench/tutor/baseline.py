@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from ...core.toolcalls import parse_calls
-from ...tools.functions import MAX_TOOL_ROUNDS, generate_turn, plan_turn
+from ...tools.functions import MAX_TOOL_ROUNDS, generate_turn, plan_turn, system_messages
 
 SUPPORTED = frozenset({"function", "code_interpreter"})
 
@@ -66,15 +66,13 @@ def run_baseline(model, question: str, *, instructions: str, mode: str, temperat
     start = time.perf_counter()
     while True:
         plan = plan_turn(run, model, rounds_done=MAX_TOOL_ROUNDS if force_answer else rounds, supported=SUPPORTED)
-        system = "\n\n".join(p for p in (instructions, plan.system_section) if p)
-        prompt = model.tokenize_prompt(model.format([{"role": "system", "content": system}, *history],
-                                                    tools=plan.tools))
+        fixed = system_messages(instructions, plan)
+        prompt = model.tokenize_prompt(model.format([*fixed, *history], tools=plan.tools))
         # As the runtime's window does, within the same budget: the oldest code rounds go first.
         budget = model.n_ctx - min(max_tokens, model.n_ctx // 2)
         while len(prompt) > budget and len(history) > 3:
             del history[1:3]
-            prompt = model.tokenize_prompt(model.format([{"role": "system", "content": system}, *history],
-                                                        tools=plan.tools))
+            prompt = model.tokenize_prompt(model.format([*fixed, *history], tools=plan.tools))
         if len(prompt) > budget:
             out.status, out.error = "incomplete", f"the prompt has {len(prompt)} tokens, over the budget {budget}"
             break
