@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from local_assistants import LocalAssistants, Settings
+from local_assistants.catalog import TEST_MODEL
 from local_assistants.kernel_env import locate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ SANDBOX_ROOT = _PLACE.sandbox_dir / ".tests"
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:
-    values = dict(data_dir=tmp_path / "data", models_dir=MODELS_DIR,
+    values = dict(data_dir=tmp_path / "data", models_dir=MODELS_DIR, default_model=TEST_MODEL,
                   sandbox_dir=SANDBOX_ROOT / f"{tmp_path.parent.name}-{tmp_path.name}", kernel_python=KERNEL_PYTHON)
     return Settings(**{**values, **overrides})
 

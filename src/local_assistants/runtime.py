@@ -49,6 +49,7 @@ def llama_factory(settings: Settings):
             seed=settings.seed,
             kv_cache_bytes=settings.kv_cache_bytes,
             repeat_penalty=settings.repeat_penalty,
+            sampling=resolved.entry.sampling if resolved.entry else None,
         )
 
     return build

@@ -13,6 +13,7 @@ import time
 import httpx
 
 from local_assistants import LocalAssistants, Runtime
+from local_assistants.catalog import TEST_MODEL
 from local_assistants.core import run_state
 
 from conftest import MODELS_DIR, QUESTION, make_settings, sdk_client, wait_for
@@ -27,7 +28,8 @@ def _free_port() -> int:
 def test_killed_server_leaves_a_failed_run_and_loses_nothing_else(tmp_path):
     data_dir = tmp_path / "data"
     port = _free_port()
-    env = dict(os.environ, LOCAL_ASSISTANTS_DATA_DIR=str(data_dir), LOCAL_ASSISTANTS_MODELS_DIR=str(MODELS_DIR))
+    env = dict(os.environ, LOCAL_ASSISTANTS_DATA_DIR=str(data_dir), LOCAL_ASSISTANTS_MODELS_DIR=str(MODELS_DIR),
+               LOCAL_ASSISTANTS_DEFAULT_MODEL=TEST_MODEL)
     proc = subprocess.Popen([sys.executable, "-m", "local_assistants.cli", "serve", "--port", str(port),
                              "--log-level", "warning"], env=env)
     try:

@@ -140,7 +140,7 @@ class LlamaChatModel:
 
     def __init__(self, path: Path, *, name: str, chat_format: str | None = None, n_ctx: int = 8192,
                  n_threads: int = 0, n_gpu_layers: int = 0, seed: int = 0,
-                 kv_cache_bytes: int = 1 << 30, repeat_penalty: float = 1.1):
+                 kv_cache_bytes: int = 1 << 30, repeat_penalty: float = 1.1, sampling: dict | None = None):
         self.path = Path(path)
         self.name = name
         self.chat_format = chat_format
@@ -151,7 +151,10 @@ class LlamaChatModel:
         self.n_threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
         self.n_gpu_layers = n_gpu_layers
         self.seed = seed
-        self.repeat_penalty = repeat_penalty
+        self.sampling = dict(sampling or {})
+        """The model's recommended sampling, for runs that set none (see CatalogModel.sampling)."""
+        self.repeat_penalty = self.sampling.get("repeat_penalty", repeat_penalty)
+        self.top_k = int(self.sampling.get("top_k", 40))  # 40: llama.cpp's default
         self.states = StateCache(kv_cache_bytes)
         self.lock = threading.RLock()
         self._llm = None
@@ -287,7 +290,7 @@ class LlamaChatModel:
             if max_tokens == 0:
                 gen.completion = Completion("", len(prompt), 0, "length")
                 return
-            tokens = llm.generate(prompt, temp=temperature, top_p=top_p, grammar=grammar,
+            tokens = llm.generate(prompt, temp=temperature, top_p=top_p, top_k=self.top_k, grammar=grammar,
                                   repeat_penalty=penalty)
             constrained = grammar is not None
             for token in _follow(lambda: tokens):
@@ -323,7 +326,7 @@ class LlamaChatModel:
                 if constrained and release_grammar is not None and release_grammar(text + held):
                     # Continue from the same context (the KV prefix is reused) without the grammar.
                     tokens.close()
-                    tokens = llm.generate(prompt + out_tokens, temp=temperature, top_p=top_p,
+                    tokens = llm.generate(prompt + out_tokens, temp=temperature, top_p=top_p, top_k=self.top_k,
                                           repeat_penalty=self.repeat_penalty)
                     constrained = False
             if held:

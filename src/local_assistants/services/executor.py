@@ -204,8 +204,11 @@ class RunExecutor:
                 self._finish(self._fresh(run), run_state.INCOMPLETE,
                              incomplete_details={"reason": "max_completion_tokens"})
                 return False
-        temperature = run["temperature"] if run["temperature"] is not None else DEFAULT_TEMPERATURE
-        top_p = run["top_p"] if run["top_p"] is not None else 1.0
+        # A run that sets no sampling gets the model's recommended one, else OpenAI's defaults.
+        recommended = getattr(model, "sampling", None) or {}
+        temperature = run["temperature"] if run["temperature"] is not None else \
+            recommended.get("temperature", DEFAULT_TEMPERATURE)
+        top_p = run["top_p"] if run["top_p"] is not None else recommended.get("top_p", 1.0)
         generation = generate_turn(model, prompt, plan, max_tokens=limit, temperature=temperature, top_p=top_p,
                                    should_stop=lambda: turn.stop or self.cancel_requested(run["id"]))
         pieces = iter(generation)
