@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-MODEL  ?= smollm2-135m-instruct
+# The default model (the tutor: `models pull` with no name) and the small model the tests
+# use where only mechanics are tested.
+TEST_MODEL ?= smollm2-135m-instruct
 # An installed local-assistants keeps models, data and the kernels' folders in one home
 # (~/.local/share/local-assistants by default). make uses the repository as that home, so
 # models/, data/, sandbox/ and .venv-kernel/ stay here for developers and CI.
@@ -25,7 +27,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install sandbox-tools kernel-env run-local test bench serve models doctor clean
+.PHONY: install sandbox-tools kernel-env run-local test bench serve models test-models doctor clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,15 +50,18 @@ install: $(STAMP) sandbox-tools kernel-env
 
 # Idempotent: an already present file with the right sha256 is kept as it is.
 models: install
-	$(VENV)/bin/local-assistants models pull $(MODEL)
+	$(VENV)/bin/local-assistants models pull
+
+test-models: models
+	$(VENV)/bin/local-assistants models pull $(TEST_MODEL)
 
 run-local: install models
 	$(PY) -m local_assistants.demo
 
-test: install models
+test: install test-models
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench: install models
+bench: install test-models
 	$(PY) -m local_assistants.bench
 
 # The tutor benchmark (README, "Tutor benchmark"): e.g.

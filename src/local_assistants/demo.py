@@ -90,7 +90,7 @@ def main() -> int:
         # ---- end of the quickstart -------------------------------------------------
 
         # A second turn that forces the code interpreter, so the sandboxed kernel is
-        # always shown (a 135M model rarely chooses to write code by itself).
+        # always shown (the model decides for itself whether the first question needs code).
         print("\n\n--- second turn: tool_choice forces the code interpreter ---")
         client.beta.threads.messages.create(
             thread_id=thread.id, role="user",
