@@ -184,3 +184,23 @@ def test_multipart_fields_are_checked_like_json_fields(la):
     resp = httpx.post(url, files={"file": ("a.txt", b"x"), "purpose": (None, "assistants"),
                                   "expires_after[seconds]": (None, "NaN")})
     assert resp.status_code == 400 and resp.json()["error"]["param"] == "expires_after.seconds"
+
+
+def test_what_a_strict_client_could_not_read_back_is_refused(la):
+    # Found by the fuzzer: a response_format whose schema was not an object was stored, and
+    # from then on every strict SDK client failed to read the assistant and the assistant list.
+    client = sdk_client(la.base_url)
+    for fmt, param in [
+        ({"type": "json_schema", "json_schema": {"name": "s", "schema": 0.0}}, "response_format.json_schema.schema"),
+        ({"type": "json_schema", "json_schema": {"name": "s", "schema": {}, "bogus": 1}},
+         "response_format.json_schema.bogus"),
+    ]:
+        with pytest.raises(openai.BadRequestError) as info:
+            client.beta.assistants.create(model="gpt-4o", response_format=fmt)  # type: ignore[arg-type]
+        assert info.value.param == param
+    with pytest.raises(openai.BadRequestError) as info:
+        client.beta.assistants.create(model="gpt-4o", tools=[{"type": "function", "function": {  # type: ignore
+            "name": "f", "strict": "yes"}}])
+    assert info.value.param == "tools[0].function.strict"
+    list(client.beta.assistants.list())  # strict validation of every stored assistant
+    client.close()

@@ -247,10 +247,12 @@ def tools(value: Any, param: str = "tools") -> list[dict]:
                 f"Invalid value for '{p}.type': expected one of {', '.join(TOOL_TYPES)}.",
                 param=f"{p}.type",
             )
+        refuse_unknown(tool, {"type", tool["type"]}, p)
         if tool["type"] == "function":
             fn = tool.get("function")
             if not isinstance(fn, dict):
                 raise InvalidRequestError(f"Missing required parameter: '{p}.function'.", param=f"{p}.function")
+            refuse_unknown(fn, {"name", "description", "parameters", "strict"}, f"{p}.function")
             name = fn.get("name")
             if not isinstance(name, str) or not _FUNCTION_NAME.match(name):
                 raise InvalidRequestError(
@@ -272,6 +274,9 @@ def tools(value: Any, param: str = "tools") -> list[dict]:
             if fn.get("description") is not None and not isinstance(fn["description"], str):
                 raise InvalidRequestError(f"Invalid type for '{p}.function.description': expected a string.",
                                           param=f"{p}.function.description")
+            if fn.get("strict") is not None and not isinstance(fn["strict"], bool):
+                raise InvalidRequestError(f"Invalid type for '{p}.function.strict': expected a boolean.",
+                                          param=f"{p}.function.strict")
             clean_fn = {"name": name, "description": fn.get("description"),
                         "parameters": params if params is not None else {"type": "object", "properties": {}},
                         "strict": bool(fn.get("strict") or False)}
@@ -280,6 +285,7 @@ def tools(value: Any, param: str = "tools") -> list[dict]:
             fs = tool.get("file_search")
             entry: dict = {"type": "file_search"}
             if isinstance(fs, dict):
+                refuse_unknown(fs, {"max_num_results", "ranking_options"}, f"{p}.file_search")
                 max_n = positive_int(fs.get("max_num_results"), f"{p}.file_search.max_num_results")
                 if max_n is not None and max_n > 50:
                     raise InvalidRequestError(
@@ -302,6 +308,7 @@ def _ranking_options(value: Any, param: str) -> None:
         return
     if not isinstance(value, dict):
         raise InvalidRequestError(f"Invalid type for '{param}': expected an object.", param=param)
+    refuse_unknown(value, {"score_threshold", "ranker"}, param)
     if value.get("score_threshold") is None:
         raise InvalidRequestError(f"Missing required parameter: '{param}.score_threshold'.",
                                   param=f"{param}.score_threshold")
@@ -396,6 +403,8 @@ def _inline_vector_stores(value: Any, param: str) -> list[dict]:
 
 
 def response_format(value: Any, param: str = "response_format") -> Any:
+    """``auto``, ``{"type": "text"|"json_object"}`` or ``{"type": "json_schema", "json_schema":
+    {name, description?, schema?, strict?}}``, normalised: what is stored is what the SDK reads."""
     if value is None or value == "auto":
         return value
     if not isinstance(value, dict) or value.get("type") not in ("text", "json_object", "json_schema"):
@@ -403,13 +412,34 @@ def response_format(value: Any, param: str = "response_format") -> Any:
             f"Invalid '{param}': expected 'auto' or an object with type 'text', 'json_object' or 'json_schema'.",
             param=param,
         )
-    if value["type"] == "json_schema":
-        js = value.get("json_schema")
-        if not isinstance(js, dict) or not isinstance(js.get("name"), str):
-            raise InvalidRequestError(
-                f"Missing required parameter: '{param}.json_schema.name'.", param=f"{param}.json_schema"
-            )
-    return value
+    if value["type"] != "json_schema":
+        refuse_unknown(value, {"type"}, param)
+        return {"type": value["type"]}
+    refuse_unknown(value, {"type", "json_schema"}, param)
+    js = value.get("json_schema")
+    p = f"{param}.json_schema"
+    if not isinstance(js, dict):
+        raise missing(f"{p}.name") if js is None else InvalidRequestError(
+            f"Invalid type for '{p}': expected an object.", param=p)
+    refuse_unknown(js, {"name", "description", "schema", "strict"}, p)
+    name = js.get("name")
+    if not isinstance(name, str) or not _FUNCTION_NAME.match(name):
+        if name is None:
+            raise missing(f"{p}.name")
+        raise InvalidRequestError(f"Invalid '{p}.name': expected a string of letters, digits, underscores and "
+                                  "dashes, at most 64 characters.", param=f"{p}.name")
+    out: dict = {"name": name}
+    if js.get("description") is not None:
+        out["description"] = text(js["description"], f"{p}.description", MAX_DESCRIPTION)
+    if js.get("schema") is not None:
+        if not isinstance(js["schema"], dict):
+            raise InvalidRequestError(f"Invalid type for '{p}.schema': expected an object.", param=f"{p}.schema")
+        out["schema"] = js["schema"]
+    if js.get("strict") is not None:
+        if not isinstance(js["strict"], bool):
+            raise InvalidRequestError(f"Invalid type for '{p}.strict': expected a boolean.", param=f"{p}.strict")
+        out["strict"] = js["strict"]
+    return {"type": "json_schema", "json_schema": out}
 
 
 def message_role(value: Any, param: str = "role") -> str:

@@ -114,7 +114,9 @@ def create_app(runtime) -> FastAPI:
             e = InvalidRequestError(f"Method {request.method} is not allowed on {request.url.path}.")
             e.status_code = 405
             return error_response(e, rid)
-        e = LocalAssistantsError(str(err.detail))
+        # Raised by Starlette itself (e.g. a multipart body with too many fields): a client's
+        # error below 500, worded as OpenAI words one.
+        e = InvalidRequestError(str(err.detail)) if err.status_code < 500 else LocalAssistantsError(str(err.detail))
         e.status_code = err.status_code
         return error_response(e, rid)
 

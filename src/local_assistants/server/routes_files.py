@@ -12,7 +12,7 @@ from . import schemas as s
 from .common import call, query, runtime
 
 router = APIRouter()
-FileObject = s.sdk.FileObject
+FileObject = s.FileObject
 MAX_FORM_FIELD_CHARS = 1024
 
 

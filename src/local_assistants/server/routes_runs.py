@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..errors import InvalidRequestError
+from ..services.runs import check_include
 from . import schemas as s
 from .app import json_body
 from .common import call, page_params, query, runtime
@@ -29,10 +30,11 @@ def _with_poll_hint(request: Request, obj: dict) -> JSONResponse:
     return JSONResponse(obj, headers={"openai-poll-after-ms": str(ms)})
 
 
-@router.post("/threads/{thread_id}/runs", **s.doc(body=s.CREATE_RUN, returns=Run, stream=True))
+@router.post("/threads/{thread_id}/runs", **s.doc(body=s.CREATE_RUN, query=(s.INCLUDE,), returns=Run, stream=True))
 async def create_run(thread_id: str, request: Request):
     rt = runtime(request)
     body = await json_body(request, s.CREATE_RUN)
+    check_include(query(request, (s.INCLUDE,))["include"])
     stream = _stream_flag(body)
     run = await call(rt.runs.create, thread_id, start=False, **body)
     if not stream:

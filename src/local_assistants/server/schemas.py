@@ -105,19 +105,18 @@ CHUNKING_STRATEGY = nullable({"anyOf": [
                        description="chunk_overlap_tokens is at most half of max_chunk_size_tokens.")},
         ("type", "static"), closed=False),
 ]})
-RANKING_OPTIONS = obj({"score_threshold": number(0, 1), "ranker": enum(v.RANKERS)}, ("score_threshold",),
-                      closed=False)
+RANKING_OPTIONS = obj({"score_threshold": number(0, 1), "ranker": enum(v.RANKERS)}, ("score_threshold",))
 TOOL = {"anyOf": [
-    obj({"type": {"const": "code_interpreter"}}, ("type",), closed=False),
+    obj({"type": {"const": "code_interpreter"}}, ("type",)),
     obj({"type": {"const": "file_search"},
-         "file_search": obj({"max_num_results": integer(1, vs_service.MAX_NUM_RESULTS),
-                             "ranking_options": RANKING_OPTIONS}, closed=False)}, ("type",), closed=False),
+         "file_search": nullable(obj({"max_num_results": integer(1, vs_service.MAX_NUM_RESULTS),
+                                      "ranking_options": RANKING_OPTIONS}))}, ("type",)),
     obj({"type": {"const": "function"},
          "function": obj({"name": string(pattern=v.FUNCTION_NAME_PATTERN),
                           "description": nullable(string()),
                           "parameters": nullable({"type": "object"}),
-                          "strict": nullable({"type": "boolean"})}, ("name",), closed=False)},
-        ("type", "function"), closed=False),
+                          "strict": nullable({"type": "boolean"})}, ("name",))},
+        ("type", "function")),
 ]}
 TOOLS = nullable({"type": "array", "maxItems": v.MAX_TOOLS, "items": TOOL,
                   "description": "Function names must be unique."})
@@ -134,11 +133,12 @@ TOOL_RESOURCES = nullable(obj({
 }, closed=False))
 RESPONSE_FORMAT = nullable({"anyOf": [
     {"const": "auto"},
-    obj({"type": enum(("text", "json_object"))}, ("type",), closed=False),
+    obj({"type": enum(("text", "json_object"))}, ("type",)),
     obj({"type": {"const": "json_schema"},
-         "json_schema": obj({"name": string(), "description": nullable(string()),
+         "json_schema": obj({"name": string(pattern=v.FUNCTION_NAME_PATTERN),
+                             "description": nullable(string(v.MAX_DESCRIPTION)),
                              "schema": nullable({"type": "object"}), "strict": nullable({"type": "boolean"})},
-                            ("name",), closed=False)}, ("type", "json_schema"), closed=False),
+                            ("name",))}, ("type", "json_schema")),
 ]})
 IMAGE_DETAIL = enum(v.IMAGE_DETAILS)
 CONTENT = {"anyOf": [
@@ -264,7 +264,9 @@ RUN_PROPERTIES = {
 }
 CREATE_RUN = Body("CreateRunRequest", RUN_PROPERTIES, ("assistant_id",))
 CREATE_THREAD_AND_RUN = Body("CreateThreadAndRunRequest", {
-    **{k: s for k, s in RUN_PROPERTIES.items() if k not in ("additional_instructions", "additional_messages")},
+    # OpenAI's create-thread-and-run takes no reasoning_effort (the SDK has none to send).
+    **{k: s for k, s in RUN_PROPERTIES.items()
+       if k not in ("additional_instructions", "additional_messages", "reasoning_effort")},
     "thread": nullable(obj(THREAD_PROPERTIES)), "tool_resources": TOOL_RESOURCES,
 }, ("assistant_id",))
 SUBMIT_TOOL_OUTPUTS = Body("SubmitToolOutputsRequest", {
@@ -323,6 +325,15 @@ class ListPage(BaseModel, Generic[T]):
     first_id: Optional[str] = None
     last_id: Optional[str] = None
     has_more: bool
+
+
+class FileObject(sdk.FileObject):
+    """The SDK's file object, with every purpose an upload may name: the SDK's own upload
+    parameters allow ``evals``, which its ``FileObject`` does not list (so a strict SDK
+    client cannot read back a file uploaded so)."""
+
+    purpose: Literal["assistants", "assistants_output", "batch", "batch_output", "fine-tune",  # type: ignore
+                     "fine-tune-results", "vision", "user_data", "evals"]
 
 
 class ModelList(BaseModel):

@@ -259,12 +259,16 @@ class RunsService(ResourceService):
 SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 
 
-def _shown(step: dict, include: list[str] | None) -> dict:
-    """File-search result content only when asked for, as OpenAI does."""
+def check_include(include: list[str] | None) -> None:
     for item in include or []:
         if item != SEARCH_CONTENT:
             raise InvalidRequestError(f"Invalid value for 'include': {item!r}; supported: {SEARCH_CONTENT!r}.",
                                       param="include")
+
+
+def _shown(step: dict, include: list[str] | None) -> dict:
+    """File-search result content only when asked for, as OpenAI does."""
+    check_include(include)
     return step if SEARCH_CONTENT in (include or []) else file_search.strip_content(step)
 
 

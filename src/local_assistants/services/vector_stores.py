@@ -316,7 +316,8 @@ class VectorStoresService(ResourceService):
                 entries.append((entry["file_id"], flt.attributes(entry.get("attributes"), f"{p}.attributes"),
                                 _strategy(entry.get("chunking_strategy"), f"{p}.chunking_strategy")))
         if not entries:
-            raise InvalidRequestError("Invalid 'file_ids': expected at least one file.", param="file_ids")
+            given = "file_ids" if file_ids is not None else "files"
+            raise InvalidRequestError(f"Invalid '{given}': expected at least one file.", param=given)
         self._check_files([f for f, _, _ in entries], "file_ids" if file_ids is not None else "files")
         batch = {"id": new_id("batch"), "object": "vector_store.files_batch", "created_at": self.now(),
                  "vector_store_id": vector_store_id, "status": "in_progress", "file_counts": _counts({})}
