@@ -52,8 +52,8 @@ run-local: install models
 test: install models
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# The API fuzzer alone, longer than in `make test` (15 cases an operation there, about 2
-# minutes): FUZZ_EXAMPLES cases an operation, valid and invalid, from the served OpenAPI
+# The API fuzzer alone, longer than in `make test` (100 cases an operation there, about
+# 75 s): FUZZ_EXAMPLES cases an operation, valid and invalid, from the served OpenAPI
 # document; FUZZ_SEED varies them.  Fails on any 5xx, schema-breaking answer or server error log.
 FUZZ_EXAMPLES ?= 500
 FUZZ_SEED ?= 0
