@@ -18,6 +18,7 @@ from typing import Any, Generic, Literal, Optional, TypeVar
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+# The official SDK's models are what the routes answer with (the routes name them through here).
 import openai.types as sdk
 import openai.types.beta as sdk_beta
 import openai.types.beta.threads as sdk_threads
