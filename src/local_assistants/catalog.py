@@ -1,15 +1,24 @@
 """Known local models and how a model name becomes a GGUF file.
 
 A name is resolved in this order: a path to a ``.gguf`` file; a catalog name
-(the file in the models folder); anything else (``gpt-4o``, ``gpt-4-turbo`` ...)
-is an OpenAI name and resolves to the configured default model, logged once.
+(the file in the models folder); the name of a ``.gguf`` file in the models
+folder; anything else (``gpt-4o``, ``gpt-4-turbo`` ...) is an OpenAI name and
+resolves to the configured default model, logged once.
+
+Paths are the operator's: the configured default model may be one, but a name
+that arrives from an API caller (an assistant's or a run's ``model``) is never
+taken for a path unless the resolver was built with ``allow_paths`` (the
+``api_model_paths`` setting); otherwise such a name does not exist.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -111,18 +120,31 @@ class ResolvedModel:
 
 
 class ModelResolver:
-    def __init__(self, models_dir: Path, default_model: str = DEFAULT_MODEL):
+    def __init__(self, models_dir: Path, default_model: str = DEFAULT_MODEL, *, allow_paths: bool = False):
         self.models_dir = Path(models_dir)
         self.default_model = default_model
+        self.allow_paths = allow_paths
         self._logged: set[str] = set()
 
     def resolve(self, name: str) -> ResolvedModel:
-        if name.endswith(".gguf") or Path(name).is_file():
+        """The file a model name stands for; ``NotFoundError`` (``model_not_found``) for a path
+        that is not the operator's to give."""
+        trusted = self.allow_paths or name == self.default_model
+        if "\x00" in name:
+            raise _not_found(name)
+        if _is_path(name):
+            if not trusted:
+                raise _not_found(name)
             path = Path(name).expanduser()
             return ResolvedModel(name, path, self._entry_for_file(path))
         if name in CATALOG:
             entry = CATALOG[name]
             return ResolvedModel(name, self.models_dir / entry.filename, entry)
+        if name.endswith(".gguf"):
+            path = self.models_dir / name
+            if trusted and not path.is_file():
+                path = Path(name)  # the operator's relative path, as given
+            return ResolvedModel(name, path, self._entry_for_file(path))
         if name not in self._logged:
             self._logged.add(name)
             log.info("model %r is not a local model; using the default %r", name, self.default_model)
@@ -138,3 +160,12 @@ class ModelResolver:
         if not self.models_dir.is_dir():
             return []
         return sorted(self.models_dir.glob("*.gguf"))
+
+
+def _is_path(name: str) -> bool:
+    return "/" in name or "\\" in name or name.startswith(("~", ".")) or os.path.isabs(name)
+
+
+def _not_found(name: str) -> NotFoundError:
+    return NotFoundError(f"The model '{name}' does not exist or you do not have access to it.",
+                         param="model", code="model_not_found")

@@ -7,9 +7,12 @@ import logging
 import os
 import sys
 from pathlib import Path
+import time
 
 from .catalog import CATALOG, DEFAULT_MODEL
 from .config import Settings
+
+log = logging.getLogger("local_assistants.serve")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -18,12 +21,97 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .runtime import Runtime
     from .server import create_app
 
+    if args.allow_no_api_key:
+        settings = settings.replace(allow_no_api_key=True)
+    refusal = bind_refusal(args.host, settings)
+    if refusal:
+        print(f"local-assistants: {refusal}", file=sys.stderr)
+        return 2
+    if not settings.api_key and not is_loopback(args.host):
+        log.warning("SERVING %s WITHOUT AN API KEY: anyone who reaches port %d can use the API, run code in "
+                    "its sandbox and read every uploaded file. Set LOCAL_ASSISTANTS_API_KEY.", args.host, args.port)
     runtime = Runtime(settings)
+    grace = settings.shutdown_grace_s
+    config = uvicorn.Config(create_app(runtime), host=args.host, port=args.port, log_level=args.log_level,
+                            timeout_graceful_shutdown=max(grace, 0.1))
+    server = graceful_server(config, on_signal=lambda count: runtime.drain())
     try:
-        uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_level=args.log_level)
+        server.run()
     finally:
-        runtime.close()
+        # Closed on every way out: a signal, a failure to bind, an error.
+        left = grace if server.stopped_at is None else grace - (time.monotonic() - server.stopped_at)
+        runtime.close(grace_s=0.0 if server.signals > 1 else max(0.0, left))
+        log.info("stopped cleanly")
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback one (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+    import socket
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+def bind_refusal(host: str, settings: Settings) -> str | None:
+    """Why serving on ``host`` with these settings is refused, or None: a non-loopback address
+    needs an API key, unless the operator says otherwise (``--allow-no-api-key``)."""
+    if settings.api_key or settings.allow_no_api_key or is_loopback(host):
+        return None
+    return (f"refusing to serve on {host} without an API key: anyone who can reach it could use the API, "
+            "run code and read uploaded files. Set LOCAL_ASSISTANTS_API_KEY, serve on 127.0.0.1, or pass "
+            "--allow-no-api-key (LOCAL_ASSISTANTS_ALLOW_NO_API_KEY=1) to serve openly anyway.")
+
+
+def graceful_server(config, on_signal):
+    """uvicorn's server, stopping on SIGTERM as on SIGINT: stop accepting, let responses in
+    flight finish (the shutdown grace period), and return, so that the runtime is closed.
+    uvicorn itself raises the signal again once it has stopped, which kills the process
+    before anything after ``run()`` happens.  ``on_signal(count)`` is called at each signal;
+    a second one stops without waiting.  (uvicorn is imported here: only ``serve`` needs it.)"""
+    import contextlib
+    import signal
+    import threading
+
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        signals = 0
+        stopped_at: float | None = None
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+        def handle_exit(self, sig, frame) -> None:
+            self.signals += 1
+            if self.signals == 1:
+                self.stopped_at = time.monotonic()
+                log.info("%s: stopping (runs in progress get %.1f s to finish)", signal.Signals(sig).name,
+                         config.timeout_graceful_shutdown)
+            else:
+                self.force_exit = True
+            on_signal(self.signals)
+            self.should_exit = True
+
+    return _Server(config)
 
 
 def _models_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -184,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--allow-no-api-key", action="store_true",
+                       help="serve on a non-loopback address without LOCAL_ASSISTANTS_API_KEY (refused otherwise)")
     serve.set_defaults(func=_serve)
 
     models = sub.add_parser("models", help="list or pull local models")

@@ -104,6 +104,29 @@ class Settings:
     code_timeout_s: int = 60
     kernel_uid_base: int = 61000
 
+    # -- serving safely: what API callers may make the server do --------------------
+    allow_no_api_key: bool = False
+    """Serve on a non-loopback address without ``api_key`` (``serve --allow-no-api-key``):
+    anyone who can reach the port can then use the API, run code and read files."""
+    api_model_paths: bool = False
+    """Let API callers name a model by its file path (``model="/srv/m.gguf"``).  Off: only
+    catalog names, file names in ``models_dir`` and OpenAI names (the default model)."""
+    shutdown_grace_s: float = 8.0
+    """On SIGTERM/SIGINT, how long a run in progress may take to finish before it is failed
+    as a crash would fail it (``docker stop`` kills after 10 s)."""
+    max_file_text_chars: int = 20_000_000
+    """Text one file may yield for file search (about OpenAI's 5M tokens)."""
+    max_file_tokens: int = 5_000_000
+    """Word pieces one file may hold for file search (OpenAI's limit)."""
+    max_file_chunks: int = 20_000
+    """Chunks one file may make."""
+    max_extracted_bytes: int = 128 * 1024 * 1024
+    """Bytes a parser may decompress from one file (DOCX XML, PDF streams)."""
+    max_compression_ratio: int = 100
+    """Decompressed bytes a parser may get per compressed byte, beyond the first MiB."""
+    max_ingest_attempts: int = 2
+    """Ingestions of one file that may end with the server killed before the file is failed."""
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "local_assistants.db"

@@ -2,7 +2,8 @@
 
     LocalAssistantsError                 500 server_error
     ├── InvalidRequestError              400 invalid_request_error
-    │   └── InvalidStateError            400 (e.g. a run that is not requires_action)
+    │   ├── InvalidStateError            400 (e.g. a run that is not requires_action)
+    │   └── UnknownParameterError        400 unknown_parameter (a field OpenAI does not know)
     ├── AuthenticationError              401
     ├── NotFoundError                    404
     ├── PayloadTooLargeError             413
@@ -46,6 +47,13 @@ class InvalidRequestError(LocalAssistantsError):
 
 class InvalidStateError(InvalidRequestError):
     """The object exists but is in a state that refuses the request (still a 400)."""
+
+
+class UnknownParameterError(InvalidRequestError):
+    """A request field the API does not know, named by its dotted path, in OpenAI's words."""
+
+    def __init__(self, param: str):
+        super().__init__(f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
 
 
 class AuthenticationError(LocalAssistantsError):

@@ -98,8 +98,9 @@ class Embedder(Protocol):
     dimension: int
     max_tokens: int
 
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        """The character span ``(start, end)`` of each word piece of ``text``, in order."""
+    def token_spans(self, text: str, limit: int | None = None) -> Sequence[tuple[int, int]]:
+        """The character span ``(start, end)`` of each word piece of ``text``, in order; with
+        ``limit``, tokenizing may stop once more than ``limit`` pieces are found."""
         ...
 
     def count_tokens(self, text: str) -> int: ...

@@ -3,18 +3,21 @@ in-process client each own one Runtime."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
+import time
 
 from . import kernel_env
 from .adapters.embedder import SentenceTransformerEmbedder
 from .adapters.faiss_index import FaissIndex
-from .adapters.parsers import parse_file
+from .adapters.parsers import ParseLimits, parse_file
 from .adapters.sqlite_store import SQLiteStore
 from .adapters.jupyter import KernelPool
 from .adapters.sandbox import SandboxSpec, check_available
 from .catalog import CATALOG, ModelResolver, ResolvedModel
 from .config import HOME_LAYOUT, Settings, default_home
+from .errors import InvalidRequestError, NotFoundError
 from .ids import Clock, system_clock
 from .services.assistants import AssistantsService
 from .services.events import EventBus
@@ -31,6 +34,7 @@ from .services.worker import RunWorker
 from .tools.code_interpreter import CodeInterpreter
 
 log = logging.getLogger(__name__)
+MAX_MODEL_NAME = 256
 
 
 def llama_factory(settings: Settings):
@@ -90,8 +94,10 @@ class Runtime:
         self.settings = settings or Settings.from_env()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteStore(self.settings.database_path)
-        self.models = ModelResolver(self.settings.models_dir, self.settings.default_model)
+        self.models = ModelResolver(self.settings.models_dir, self.settings.default_model,
+                                    allow_paths=self.settings.api_model_paths)
         self.assistants = AssistantsService(self.store, clock)
+        self.assistants.check_model = self._check_requested_model
         self.messages = MessagesService(self.store, clock)
         self.threads = ThreadsService(self.store, self.messages, clock)
         self.files = FilesService(self.store, self.settings.files_dir, self.settings.max_file_bytes, clock)
@@ -134,6 +140,7 @@ class Runtime:
                                     vector_stores=self.vector_stores)
         self.worker = RunWorker(self.executor, housekeeping=[self.kernels.reap_idle])
         self.runs.enqueue = self.worker.enqueue
+        self.runs.check_model = self._check_requested_model
         self.runs.request_cancel = self.executor.request_cancel
         self.runs.publish = self.events.publish
         if start_worker:
@@ -164,8 +171,15 @@ class Runtime:
         self.vector_indexes = IndexCache(self.store, self.settings.data_dir / "vector_index", dim,
                                          open_index=lambda path: FaissIndex.open(dim, path),
                                          new_index=lambda path: FaissIndex(dim, path))
-        self.vector_stores = VectorStoresService(self.store, self.files, self.embedder, parse_file,
+        s = self.settings
+        limits = ParseLimits(max_text_chars=s.max_file_text_chars, max_extracted_bytes=s.max_extracted_bytes,
+                             max_ratio=s.max_compression_ratio)
+        self.vector_stores = VectorStoresService(self.store, self.files, self.embedder,
+                                                 functools.partial(parse_file, limits=limits),
                                                  self.vector_indexes, self.files.clock)
+        self.vector_stores.max_file_tokens = s.max_file_tokens
+        self.vector_stores.max_file_chunks = s.max_file_chunks
+        self.vector_stores.max_ingest_attempts = s.max_ingest_attempts
         self.ingestion = IngestionWorker(self.vector_stores)
         self.vector_stores.enqueue = self.ingestion.enqueue
         self.files.on_delete.append(self.vector_stores.forget_file)
@@ -182,14 +196,46 @@ class Runtime:
             out.append({"id": entry.name, "object": "model", "created": 0, "owned_by": "local",
                         "present": path.is_file()})
         for path in self.models.local_files():
-            if path.name not in seen:
-                out.append({"id": str(path), "object": "model", "created": int(path.stat().st_mtime),
+            if path.name not in seen:  # by file name, which resolves to it (never the server's path)
+                out.append({"id": path.name, "object": "model", "created": int(path.stat().st_mtime),
                             "owned_by": "local", "present": True})
         return out
 
-    def close(self) -> None:
-        self.worker.stop()
-        self.ingestion.stop()
+    def check_model(self, name: str) -> None:
+        """Raise ``NotFoundError`` (``model_not_found``) unless a run could use this model name."""
+        if not name.strip() or len(name) > MAX_MODEL_NAME:
+            raise NotFoundError(f"The model '{name[:MAX_MODEL_NAME]}' does not exist.", param="model",
+                                code="model_not_found")
+        self.models.resolve(name)
+
+    def _check_requested_model(self, name: str) -> None:
+        """A model named in a request body: refused with a 400 when no run could use it."""
+        try:
+            self.check_model(name)
+        except NotFoundError as err:
+            raise InvalidRequestError(err.message, param="model", code="model_not_found") from None
+
+    def model_object(self, name: str) -> dict:
+        """The model an API caller may name ``name``: a local one, or an OpenAI name (served by
+        the default model); ``NotFoundError`` for a name no run could use (a path, unless the
+        ``api_model_paths`` setting allows them)."""
+        for obj in self.model_objects():
+            if obj["id"] == name:
+                return obj
+        self.check_model(name)
+        return {"id": name, "object": "model", "created": 0, "owned_by": "local"}
+
+    def drain(self) -> None:
+        """Stop taking runs (the server is about to stop): queued ones wait for the next start."""
+        self.worker.drain()
+
+    def close(self, grace_s: float = 10.0) -> None:
+        """Stop: the run in progress gets ``grace_s`` seconds to finish (then it fails as a crash
+        would), ingestion stops between two batches (the file is taken up again at the next
+        start), then kernels, models and the store (its WAL folded back in) are closed."""
+        deadline = time.monotonic() + grace_s
+        self.worker.stop(grace_s)
+        self.ingestion.stop(max(1.0, deadline - time.monotonic()))
         self.kernels.close()
         self.model_pool.close()
         self.store.close()

@@ -134,10 +134,15 @@ def test_bad_purpose(client, server, purpose):
 
 
 def test_missing_file_part(server):
+    resp = httpx.post(f"{server.base_url}/files", files={"purpose": (None, "assistants")})
+    assert resp.status_code == 400
+    assert resp.json()["error"]["param"] == "file"
+    # A part the API does not know is refused as any unknown field is.
     resp = httpx.post(f"{server.base_url}/files", data={"purpose": "assistants"},
                       files={"other": ("x.txt", b"x")})
     assert resp.status_code == 400
-    assert resp.json()["error"]["param"] == "file"
+    assert resp.json()["error"] == {"message": "Unknown parameter: 'other'.", "type": "invalid_request_error",
+                                    "param": "other", "code": "unknown_parameter"}
 
 
 def test_json_body_is_refused(server):

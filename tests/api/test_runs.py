@@ -203,7 +203,7 @@ def test_unknown_ids(client, tutor, thread):
 
 
 def test_a_model_that_cannot_load_fails_the_run_with_a_clear_error(client, thread):
-    broken = client.beta.assistants.create(model="/nonexistent/model.gguf", name="broken")
+    broken = client.beta.assistants.create(model="nonexistent-model.gguf", name="broken")
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=broken.id)
     assert run.status == "failed" and run.failed_at
     assert run.last_error.code == "server_error" and "model.gguf" in run.last_error.message
@@ -212,7 +212,7 @@ def test_a_model_that_cannot_load_fails_the_run_with_a_clear_error(client, threa
 
 
 def test_stream_of_a_failing_run_ends_with_run_failed(client, thread):
-    broken = client.beta.assistants.create(model="/nonexistent/model.gguf")
+    broken = client.beta.assistants.create(model="nonexistent-model.gguf")
     handler = Recorder()
     with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=broken.id,
                                          event_handler=handler) as stream:

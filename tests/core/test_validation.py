@@ -223,8 +223,14 @@ def test_response_format_accepted(value):
         ("json", "response_format"),
         ({"type": "yaml"}, "response_format"),
         ({}, "response_format"),
-        ({"type": "json_schema"}, "response_format.json_schema"),
-        ({"type": "json_schema", "json_schema": {"schema": {}}}, "response_format.json_schema"),
+        ({"type": "json_schema"}, "response_format.json_schema.name"),
+        ({"type": "json_schema", "json_schema": {"schema": {}}}, "response_format.json_schema.name"),
+        # What a strict SDK client could not read back is refused, not stored.
+        ({"type": "json_schema", "json_schema": {"name": "s", "schema": 0.0}}, "response_format.json_schema.schema"),
+        ({"type": "json_schema", "json_schema": {"name": "s", "strict": "yes"}}, "response_format.json_schema.strict"),
+        ({"type": "json_schema", "json_schema": {"name": "a b"}}, "response_format.json_schema.name"),
+        ({"type": "json_schema", "json_schema": {"name": "s", "": []}}, "response_format.json_schema."),
+        ({"type": "text", "extra": 1}, "response_format.extra"),
     ],
 )
 def test_response_format_refused(value, param):

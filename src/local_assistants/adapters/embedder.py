@@ -17,14 +17,16 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
-from ..core.chunking import PIECE_OVERLAP_TOKENS, windows, word_starts
+from ..core.chunking import PIECE_OVERLAP_TOKENS, Spans, windows, word_starts
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 _TOKENIZE_BLOCK_CHARS = 1 << 16
+_TOKENIZE_BATCH = 16
+"""Blocks tokenized at once (1 MiB of text): their encodings are all that is held besides the spans."""
 
 
 def default_model_path() -> Path:
@@ -102,10 +104,26 @@ class SentenceTransformerEmbedder:
                     self._tokenizer = tok
         return self._tokenizer
 
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        # Long text is tokenized in blocks cut at whitespace (BERT never joins across it),
-        # with offsets shifted back: same pieces, bounded memory per call.
-        blocks = []
+    def token_spans(self, text: str, limit: int | None = None) -> Spans:
+        """The span of each word piece.  Long text is tokenized in blocks cut at whitespace
+        (BERT never joins across it), a few at a time, offsets shifted back: same pieces,
+        memory bounded by the compact result.  With ``limit``, tokenizing stops as soon as
+        more than ``limit`` pieces are found (the result is then longer than ``limit``)."""
+        spans = Spans()
+        batch: list[tuple[int, str]] = []
+        for block in self._blocks(text):
+            batch.append(block)
+            if len(batch) == _TOKENIZE_BATCH:
+                self._encode_into(spans, batch)
+                batch = []
+                if limit is not None and len(spans) > limit:
+                    return spans
+        if batch:
+            self._encode_into(spans, batch)
+        return spans
+
+    @staticmethod
+    def _blocks(text: str) -> Iterator[tuple[int, str]]:
         pos = 0
         while pos < len(text):
             end = min(pos + _TOKENIZE_BLOCK_CHARS, len(text))
@@ -113,13 +131,13 @@ class SentenceTransformerEmbedder:
                 cut = max(text.rfind(" ", pos, end), text.rfind("\n", pos, end))
                 if cut > pos:
                     end = cut + 1
-            blocks.append((pos, text[pos:end]))
+            yield pos, text[pos:end]
             pos = end
-        spans: list[tuple[int, int]] = []
+
+    def _encode_into(self, spans: Spans, blocks: list[tuple[int, str]]) -> None:
         encodings = self.tokenizer.encode_batch([b for _, b in blocks], add_special_tokens=False)
         for (offset, _), enc in zip(blocks, encodings):
-            spans.extend((offset + s, offset + e) for s, e in enc.offsets)
-        return spans
+            spans.extend(enc.offsets, offset)
 
     def count_tokens(self, text: str) -> int:
         return len(self.token_spans(text))

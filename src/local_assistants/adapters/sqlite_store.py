@@ -112,9 +112,15 @@ def _create_vector_store_tables(db: sqlite_utils.Database) -> None:
                "INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.seq, old.text); END")
 
 
+def _count_ingest_attempts(db: sqlite_utils.Database) -> None:
+    """How many times ingestion of each vector-store file began (a file whose ingestion
+    keeps crashing the server is failed instead of being retried at every start)."""
+    db.execute("ALTER TABLE vector_store_files ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+
+
 # Applied in order, each once, recorded in the _migrations table by name.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_object_tables, _create_token_counts,
-                                                            _create_vector_store_tables]
+                                                            _create_vector_store_tables, _count_ingest_attempts]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
@@ -322,6 +328,20 @@ class SQLiteStore:
         row = self._execute("SELECT data FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?",
                             [vector_store_id, file_id]).fetchone()
         return json.loads(row[0]) if row else None
+
+    def begin_ingest_attempt(self, vector_store_id: str, file_id: str) -> int:
+        """Count one more ingestion attempt of the file (committed at once); return the count."""
+        with self.transaction():
+            self._execute("UPDATE vector_store_files SET attempts = attempts + 1 WHERE vector_store_id = ? "
+                          "AND file_id = ?", [vector_store_id, file_id])
+            row = self._execute("SELECT attempts FROM vector_store_files WHERE vector_store_id = ? AND file_id = ?",
+                                [vector_store_id, file_id]).fetchone()
+        return row[0] if row else 0
+
+    def set_ingest_attempts(self, vector_store_id: str, file_id: str, attempts: int) -> None:
+        with self.transaction():
+            self._execute("UPDATE vector_store_files SET attempts = ? WHERE vector_store_id = ? AND file_id = ?",
+                          [max(0, attempts), vector_store_id, file_id])
 
     def vector_store_file_names(self, vector_store_id: str, file_ids: list[str]) -> dict[str, str | None]:
         rows = self._execute(

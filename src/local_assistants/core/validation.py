@@ -6,10 +6,12 @@ naming the offending ``param``, before anything is written.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from typing import Any
 
-from ..errors import InvalidRequestError
+from ..errors import InvalidRequestError, UnknownParameterError
 from .chunking import chunking_strategy
 
 MAX_METADATA_PAIRS = 16
@@ -25,7 +27,133 @@ MAX_MESSAGE_CHARS = 256_000 * 4
 TOOL_TYPES = ("code_interpreter", "file_search", "function")
 IMAGE_DETAILS = ("auto", "low", "high")
 RANKERS = ("auto", "default_2024_08_21")
-_FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+FUNCTION_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+_FUNCTION_NAME = re.compile(FUNCTION_NAME_PATTERN)
+MAX_JSON_DEPTH = 64
+"""Nesting levels a request body may hold (objects and arrays).  Deeper JSON is refused
+before anything recurses over it: a function's parameters schema nested 28 levels deep
+still fits (each schema level costs two: ``properties`` and the property)."""
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+JSON_PARSE_ERROR = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+    "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
+    "sent was not valid JSON.)"
+)
+
+
+# -- request bodies ----------------------------------------------------------------------
+def parse_json(raw: bytes | str) -> Any:
+    """A request body's JSON, refused (400) when it could be stored but never sent back.
+
+    Python's parser accepts ``NaN``/``Infinity`` (and ``1e999`` becomes infinity), lone
+    surrogates (``"\\ud800"``) and any nesting its recursion limit allows; none of them can
+    be written out as JSON again, so a reply (and every later list holding the object)
+    would fail.  They are refused here, the one place request JSON is parsed.
+    """
+    try:
+        value = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise _too_deep() from None
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequestError(JSON_PARSE_ERROR) from None
+    check_json(value)
+    return value
+
+
+def check_json(value: Any, param: str | None = None) -> None:
+    """Refuse non-finite numbers, lone surrogates and nesting deeper than ``MAX_JSON_DEPTH``
+    anywhere in ``value`` (walked without recursion)."""
+    stack: list[tuple[Any, tuple, int]] = [(value, (), 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            _check_string(item, path, param)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise InvalidRequestError(JSON_PARSE_ERROR, param=_path(path, param))
+        elif isinstance(item, dict):
+            if depth >= MAX_JSON_DEPTH:
+                raise _too_deep(_path(path, param))
+            for key, sub in item.items():
+                _check_string(key, path, param)
+                stack.append((sub, (*path, key), depth + 1))
+        elif isinstance(item, list):
+            if depth >= MAX_JSON_DEPTH:
+                raise _too_deep(_path(path, param))
+            stack.extend((sub, (*path, i), depth + 1) for i, sub in enumerate(item))
+
+
+def check_string(value: str, param: str) -> str:
+    """A form field or other string from a request: refused if it is not valid Unicode."""
+    _check_string(value, (), param)
+    return value
+
+
+def _check_string(value: str, path: tuple, param: str | None) -> None:
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        where = _path(path, param)
+        raise InvalidRequestError(
+            f"Invalid string{f' in {where!r}' if where else ''}: it holds a lone surrogate "
+            f"(\\u{ord(value[err.start]):04x} at index {err.start}), which is not valid Unicode.",
+            param=where) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _too_deep(param: str | None = None) -> InvalidRequestError:
+    return InvalidRequestError(f"Invalid body: JSON nested deeper than {MAX_JSON_DEPTH} levels.", param=param)
+
+
+def _path(path: tuple, param: str | None = None) -> str | None:
+    out = param or ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
+
+
+def refuse_unknown(obj: dict, allowed: set[str] | frozenset[str], prefix: str = "") -> None:
+    """Refuse the first field of ``obj`` (in sorted order) that ``allowed`` does not hold."""
+    unknown = sorted(k for k in obj if k not in allowed)
+    if unknown:
+        raise UnknownParameterError(f"{prefix}.{unknown[0]}" if prefix else unknown[0])
+
+
+def missing(param: str) -> InvalidRequestError:
+    return InvalidRequestError(f"Missing required parameter: '{param}'.", param=param)
+
+
+def reasoning_effort(value: Any, param: str = "reasoning_effort") -> str | None:
+    """Accepted (local models do not reason at length) but checked as OpenAI checks it."""
+    return enum(value, param, REASONING_EFFORTS)
+
+
+def enum(value: Any, param: str, allowed: tuple[str, ...]) -> Any:
+    if value is None or value in allowed:
+        return value
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"Invalid type for '{param}': expected one of {', '.join(allowed)}, but got "
+                                  f"{_json_type(value)} instead.", param=param, code="invalid_type")
+    listed = ", ".join(f"'{a}'" for a in allowed[:-1]) + f", and '{allowed[-1]}'"
+    raise InvalidRequestError(f"Invalid value: '{value}'. Supported values are: {listed}.", param=param,
+                              code="invalid_value")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else "null"
 
 
 def metadata(value: Any, param: str = "metadata") -> dict[str, str] | None:
@@ -119,10 +247,12 @@ def tools(value: Any, param: str = "tools") -> list[dict]:
                 f"Invalid value for '{p}.type': expected one of {', '.join(TOOL_TYPES)}.",
                 param=f"{p}.type",
             )
+        refuse_unknown(tool, {"type", tool["type"]}, p)
         if tool["type"] == "function":
             fn = tool.get("function")
             if not isinstance(fn, dict):
                 raise InvalidRequestError(f"Missing required parameter: '{p}.function'.", param=f"{p}.function")
+            refuse_unknown(fn, {"name", "description", "parameters", "strict"}, f"{p}.function")
             name = fn.get("name")
             if not isinstance(name, str) or not _FUNCTION_NAME.match(name):
                 raise InvalidRequestError(
@@ -144,6 +274,9 @@ def tools(value: Any, param: str = "tools") -> list[dict]:
             if fn.get("description") is not None and not isinstance(fn["description"], str):
                 raise InvalidRequestError(f"Invalid type for '{p}.function.description': expected a string.",
                                           param=f"{p}.function.description")
+            if fn.get("strict") is not None and not isinstance(fn["strict"], bool):
+                raise InvalidRequestError(f"Invalid type for '{p}.function.strict': expected a boolean.",
+                                          param=f"{p}.function.strict")
             clean_fn = {"name": name, "description": fn.get("description"),
                         "parameters": params if params is not None else {"type": "object", "properties": {}},
                         "strict": bool(fn.get("strict") or False)}
@@ -152,6 +285,7 @@ def tools(value: Any, param: str = "tools") -> list[dict]:
             fs = tool.get("file_search")
             entry: dict = {"type": "file_search"}
             if isinstance(fs, dict):
+                refuse_unknown(fs, {"max_num_results", "ranking_options"}, f"{p}.file_search")
                 max_n = positive_int(fs.get("max_num_results"), f"{p}.file_search.max_num_results")
                 if max_n is not None and max_n > 50:
                     raise InvalidRequestError(
@@ -174,6 +308,7 @@ def _ranking_options(value: Any, param: str) -> None:
         return
     if not isinstance(value, dict):
         raise InvalidRequestError(f"Invalid type for '{param}': expected an object.", param=param)
+    refuse_unknown(value, {"score_threshold", "ranker"}, param)
     if value.get("score_threshold") is None:
         raise InvalidRequestError(f"Missing required parameter: '{param}.score_threshold'.",
                                   param=f"{param}.score_threshold")
@@ -251,10 +386,7 @@ def _inline_vector_stores(value: Any, param: str) -> list[dict]:
         p = f"{param}[{i}]"
         if not isinstance(spec, dict):
             raise InvalidRequestError(f"Invalid type for '{p}': expected an object.", param=p)
-        unknown = sorted(set(spec) - {"file_ids", "chunking_strategy", "metadata"})
-        if unknown:
-            raise InvalidRequestError(f"Unrecognized request argument supplied: {p}.{unknown[0]}",
-                                      param=f"{p}.{unknown[0]}")
+        refuse_unknown(spec, {"file_ids", "chunking_strategy", "metadata"}, p)
         file_ids = spec.get("file_ids") or []
         if not isinstance(file_ids, list) or not all(isinstance(x, str) and x for x in file_ids):
             raise InvalidRequestError(f"Invalid type for '{p}.file_ids': expected an array of strings.",
@@ -271,6 +403,8 @@ def _inline_vector_stores(value: Any, param: str) -> list[dict]:
 
 
 def response_format(value: Any, param: str = "response_format") -> Any:
+    """``auto``, ``{"type": "text"|"json_object"}`` or ``{"type": "json_schema", "json_schema":
+    {name, description?, schema?, strict?}}``, normalised: what is stored is what the SDK reads."""
     if value is None or value == "auto":
         return value
     if not isinstance(value, dict) or value.get("type") not in ("text", "json_object", "json_schema"):
@@ -278,13 +412,34 @@ def response_format(value: Any, param: str = "response_format") -> Any:
             f"Invalid '{param}': expected 'auto' or an object with type 'text', 'json_object' or 'json_schema'.",
             param=param,
         )
-    if value["type"] == "json_schema":
-        js = value.get("json_schema")
-        if not isinstance(js, dict) or not isinstance(js.get("name"), str):
-            raise InvalidRequestError(
-                f"Missing required parameter: '{param}.json_schema.name'.", param=f"{param}.json_schema"
-            )
-    return value
+    if value["type"] != "json_schema":
+        refuse_unknown(value, {"type"}, param)
+        return {"type": value["type"]}
+    refuse_unknown(value, {"type", "json_schema"}, param)
+    js = value.get("json_schema")
+    p = f"{param}.json_schema"
+    if not isinstance(js, dict):
+        raise missing(f"{p}.name") if js is None else InvalidRequestError(
+            f"Invalid type for '{p}': expected an object.", param=p)
+    refuse_unknown(js, {"name", "description", "schema", "strict"}, p)
+    name = js.get("name")
+    if not isinstance(name, str) or not _FUNCTION_NAME.match(name):
+        if name is None:
+            raise missing(f"{p}.name")
+        raise InvalidRequestError(f"Invalid '{p}.name': expected a string of letters, digits, underscores and "
+                                  "dashes, at most 64 characters.", param=f"{p}.name")
+    out: dict = {"name": name}
+    if js.get("description") is not None:
+        out["description"] = text(js["description"], f"{p}.description", MAX_DESCRIPTION)
+    if js.get("schema") is not None:
+        if not isinstance(js["schema"], dict):
+            raise InvalidRequestError(f"Invalid type for '{p}.schema': expected an object.", param=f"{p}.schema")
+        out["schema"] = js["schema"]
+    if js.get("strict") is not None:
+        if not isinstance(js["strict"], bool):
+            raise InvalidRequestError(f"Invalid type for '{p}.strict': expected a boolean.", param=f"{p}.strict")
+        out["strict"] = js["strict"]
+    return {"type": "json_schema", "json_schema": out}
 
 
 def message_role(value: Any, param: str = "role") -> str:

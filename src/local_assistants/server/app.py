@@ -6,8 +6,10 @@ through the runtime it was given.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import math
 import secrets
 from typing import Any
 
@@ -16,9 +18,39 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..core import validation as v
 from ..errors import AuthenticationError, InvalidRequestError, LocalAssistantsError, NotFoundError
+from .schemas import Body, Health
 
 log = logging.getLogger(__name__)
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON as Starlette writes it; what cannot be written (NaN, lone surrogates, stored
+    before requests were checked for them) is repaired rather than answered with a 500:
+    non-finite numbers become null, lone surrogates U+FFFD."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except (ValueError, UnicodeEncodeError):
+            log.warning("a response held JSON that cannot be sent (NaN or a lone surrogate); repaired")
+            return json.dumps(_repaired(content), ensure_ascii=False, allow_nan=False, indent=None,
+                              separators=(",", ":")).encode("utf-8")
+
+
+def _repaired(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+    if isinstance(value, dict):
+        return {_repaired(k): _repaired(x) for k, x in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_repaired(x) for x in value]
+    return value
 
 
 def error_response(err: LocalAssistantsError, request_id: str | None = None) -> JSONResponse:
@@ -28,14 +60,15 @@ def error_response(err: LocalAssistantsError, request_id: str | None = None) -> 
         headers["x-should-retry"] = "false"
     if request_id:
         headers["x-request-id"] = request_id
-    return JSONResponse(err.to_body(), status_code=err.status_code, headers=headers)
+    return SafeJSONResponse(err.to_body(), status_code=err.status_code, headers=headers)
 
 
 def create_app(runtime) -> FastAPI:
     from . import (routes_assistants, routes_files, routes_models, routes_runs, routes_threads,
                    routes_vector_stores)
 
-    app = FastAPI(title="local-assistants", version="0.1.0", docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="local-assistants", version="0.1.0", docs_url="/docs", redoc_url=None,
+                  default_response_class=SafeJSONResponse)
     app.state.runtime = runtime
 
     @app.middleware("http")
@@ -45,7 +78,8 @@ def create_app(runtime) -> FastAPI:
         api_key = runtime.settings.api_key
         if api_key and request.url.path.startswith("/v1"):
             auth = request.headers.get("authorization", "")
-            if auth != f"Bearer {api_key}":
+            # Constant time: how long a refusal takes says nothing about how much of the key matched.
+            if not hmac.compare_digest(auth.encode("utf-8", "surrogateescape"), f"Bearer {api_key}".encode()):
                 return error_response(
                     AuthenticationError("Incorrect API key provided."), request_id
                 )
@@ -80,7 +114,9 @@ def create_app(runtime) -> FastAPI:
             e = InvalidRequestError(f"Method {request.method} is not allowed on {request.url.path}.")
             e.status_code = 405
             return error_response(e, rid)
-        e = LocalAssistantsError(str(err.detail))
+        # Raised by Starlette itself (e.g. a multipart body with too many fields): a client's
+        # error below 500, worded as OpenAI words one.
+        e = InvalidRequestError(str(err.detail)) if err.status_code < 500 else LocalAssistantsError(str(err.detail))
         e.status_code = err.status_code
         return error_response(e, rid)
 
@@ -92,7 +128,7 @@ def create_app(runtime) -> FastAPI:
             getattr(request.state, "request_id", None),
         )
 
-    @app.get("/health")
+    @app.get("/health", response_model=Health)
     async def health():
         return {"status": "ok"}
 
@@ -103,26 +139,15 @@ def create_app(runtime) -> FastAPI:
     return app
 
 
-async def json_body(request: Request, allowed: set[str] | frozenset[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The request's JSON object, refused with OpenAI's wording when malformed or unknown."""
+async def json_body(request: Request, spec: Body) -> dict[str, Any]:
+    """The request's JSON object, checked as ``spec`` says, refused with OpenAI's wording
+    when malformed, unknown, missing, or unable to be stored and sent back."""
     raw = await request.body()
-    if not raw.strip():
-        body: Any = {}
-    else:
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidRequestError(
-                "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
-                "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
-                "sent was not valid JSON.)"
-            ) from None
+    body: Any = v.parse_json(raw) if raw.strip() else {}
     if not isinstance(body, dict):
         raise InvalidRequestError("Invalid request body: expected a JSON object.")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise InvalidRequestError(f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0])
-    for key in required:
+    v.refuse_unknown(body, spec.fields)
+    for key in spec.required:
         if body.get(key) is None:
-            raise InvalidRequestError(f"Missing required parameter: '{key}'.", param=key)
+            raise v.missing(key)
     return body

@@ -1,23 +1,22 @@
-"""/v1/models: the catalog and the local GGUF files."""
+"""/v1/models: the catalog, the local GGUF files, and any name a run accepts."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ..errors import NotFoundError
+from . import schemas as s
 from .common import call, runtime
 
 router = APIRouter()
 
 
-@router.get("/models")
+@router.get("/models", **s.doc(returns=s.ModelList))
 async def list_models(request: Request):
     return {"object": "list", "data": await call(runtime(request).model_objects)}
 
 
-@router.get("/models/{model_id:path}")
+@router.get("/models/{model_id:path}", **s.doc(returns=s.sdk.Model))
 async def retrieve_model(model_id: str, request: Request):
-    for obj in await call(runtime(request).model_objects):
-        if obj["id"] == model_id:
-            return obj
-    raise NotFoundError(f"The model '{model_id}' does not exist.", code="model_not_found")
+    # The same answer as an assistant or run created with this name would get: OpenAI names
+    # resolve to the default model; paths only where the operator allows them.
+    return await call(runtime(request).model_object, model_id)

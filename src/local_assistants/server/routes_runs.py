@@ -8,12 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..errors import InvalidRequestError
-from ..services.runs import CREATE_AND_RUN_FIELDS, RUN_FIELDS
+from ..services.runs import check_include
+from . import schemas as s
 from .app import json_body
-from .common import call, page_params, runtime
+from .common import call, page_params, query, runtime
 from .sse import run_events, sse_response
 
 router = APIRouter()
+Run, RunStep = s.sdk_threads.Run, s.sdk_steps.RunStep
 
 
 def _stream_flag(body: dict) -> bool:
@@ -28,10 +30,11 @@ def _with_poll_hint(request: Request, obj: dict) -> JSONResponse:
     return JSONResponse(obj, headers={"openai-poll-after-ms": str(ms)})
 
 
-@router.post("/threads/{thread_id}/runs")
+@router.post("/threads/{thread_id}/runs", **s.doc(body=s.CREATE_RUN, query=(s.INCLUDE,), returns=Run, stream=True))
 async def create_run(thread_id: str, request: Request):
     rt = runtime(request)
-    body = await json_body(request, RUN_FIELDS, required=("assistant_id",))
+    body = await json_body(request, s.CREATE_RUN)
+    check_include(query(request, (s.INCLUDE,))["include"])
     stream = _stream_flag(body)
     run = await call(rt.runs.create, thread_id, start=False, **body)
     if not stream:
@@ -42,10 +45,10 @@ async def create_run(thread_id: str, request: Request):
     return sse_response(run_events(sub, [("thread.run.created", run), ("thread.run.queued", run)]))
 
 
-@router.post("/threads/runs")
+@router.post("/threads/runs", **s.doc(body=s.CREATE_THREAD_AND_RUN, returns=Run, stream=True))
 async def create_thread_and_run(request: Request):
     rt = runtime(request)
-    body = await json_body(request, CREATE_AND_RUN_FIELDS, required=("assistant_id",))
+    body = await json_body(request, s.CREATE_THREAD_AND_RUN)
     stream = _stream_flag(body)
     thread, run = await call(rt.runs.create_thread_and_run, start=False, **body)
     if not stream:
@@ -57,33 +60,34 @@ async def create_thread_and_run(request: Request):
                                          ("thread.run.queued", run)]))
 
 
-@router.get("/threads/{thread_id}/runs")
+@router.get("/threads/{thread_id}/runs", **s.doc(query=s.PAGE, returns=s.ListPage[Run]))
 async def list_runs(thread_id: str, request: Request):
     page = await call(runtime(request).runs.list, thread_id, **page_params(request))
     return page.to_body()
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}")
+@router.get("/threads/{thread_id}/runs/{run_id}", **s.doc(returns=Run))
 async def retrieve_run(thread_id: str, run_id: str, request: Request):
     return _with_poll_hint(request, await call(runtime(request).runs.retrieve, thread_id, run_id))
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}")
+@router.post("/threads/{thread_id}/runs/{run_id}", **s.doc(body=s.METADATA_ONLY, returns=Run))
 async def modify_run(thread_id: str, run_id: str, request: Request):
-    body = await json_body(request, frozenset({"metadata"}))
+    body = await json_body(request, s.METADATA_ONLY)
     return await call(runtime(request).runs.modify, thread_id, run_id, **body)
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel", **s.doc(body=s.EMPTY, returns=Run))
 async def cancel_run(thread_id: str, run_id: str, request: Request):
-    await json_body(request, frozenset())
+    await json_body(request, s.EMPTY)
     return _with_poll_hint(request, await call(runtime(request).runs.cancel, thread_id, run_id))
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
+@router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
+             **s.doc(body=s.SUBMIT_TOOL_OUTPUTS, returns=Run, stream=True))
 async def submit_tool_outputs(thread_id: str, run_id: str, request: Request):
     rt = runtime(request)
-    body = await json_body(request, frozenset({"tool_outputs", "stream"}), required=("tool_outputs",))
+    body = await json_body(request, s.SUBMIT_TOOL_OUTPUTS)
     stream = _stream_flag(body)
     run, step = await call(rt.runs.submit_tool_outputs, thread_id, run_id, start=False, **body)
     if not stream:
@@ -94,15 +98,14 @@ async def submit_tool_outputs(thread_id: str, run_id: str, request: Request):
     return sse_response(run_events(sub, [("thread.run.step.completed", step), ("thread.run.queued", run)]))
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/steps")
+@router.get("/threads/{thread_id}/runs/{run_id}/steps", **s.doc(query=s.STEPS_PAGE, returns=s.ListPage[RunStep]))
 async def list_steps(thread_id: str, run_id: str, request: Request):
-    page = await call(runtime(request).runs.list_steps, thread_id, run_id,
-                      include=request.query_params.getlist("include[]"), **page_params(request))
+    page = await call(runtime(request).runs.list_steps, thread_id, run_id, **query(request, s.STEPS_PAGE))
     return page.to_body()
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/steps/{step_id}")
+@router.get("/threads/{thread_id}/runs/{run_id}/steps/{step_id}", **s.doc(query=(s.INCLUDE,), returns=RunStep))
 async def retrieve_step(thread_id: str, run_id: str, step_id: str, request: Request):
     return await call(runtime(request).runs.retrieve_step, thread_id, run_id, step_id,
-                      include=request.query_params.getlist("include[]"))
+                      **query(request, (s.INCLUDE,)))
 

@@ -7,17 +7,13 @@ from fastapi.responses import JSONResponse
 
 from ..core import validation as v
 from ..errors import InvalidRequestError
+from . import schemas as s
 from .app import json_body
-from .common import call, page_params, runtime
+from .common import call, page_params, query, runtime
 
 router = APIRouter()
-
-STORE_FIELDS = frozenset({"name", "file_ids", "chunking_strategy", "expires_after", "metadata", "description"})
-MODIFY_FIELDS = frozenset({"name", "expires_after", "metadata"})
-FILE_FIELDS = frozenset({"file_id", "attributes", "chunking_strategy"})
-BATCH_FIELDS = frozenset({"file_ids", "files", "attributes", "chunking_strategy"})
-SEARCH_FIELDS = frozenset({"query", "max_num_results", "ranking_options", "filters", "rewrite_query"})
-SEARCH_RANKERS = ("none", "auto", "default-2024-11-15", "default_2024_08_21")
+SEARCH_RANKERS = s.SEARCH_RANKERS
+VectorStore, VectorStoreFile, Batch = s.sdk.VectorStore, s.sdk_vs.VectorStoreFile, s.sdk_vs.VectorStoreFileBatch
 
 
 def _polled(request: Request, obj: dict) -> JSONResponse:
@@ -27,54 +23,49 @@ def _polled(request: Request, obj: dict) -> JSONResponse:
 
 
 def _files_page(request: Request) -> dict:
-    params = page_params(request)
-    params["filter"] = request.query_params.get("filter")
-    return params
+    return query(request, s.VS_FILES_PAGE)
 
 
 # -- vector stores -----------------------------------------------------------------------
-@router.post("/vector_stores")
+@router.post("/vector_stores", **s.doc(body=s.CREATE_VECTOR_STORE, returns=VectorStore))
 async def create_vector_store(request: Request):
-    body = await json_body(request, STORE_FIELDS)
+    body = await json_body(request, s.CREATE_VECTOR_STORE)
     return await call(runtime(request).vector_stores.create, **body)
 
 
-@router.get("/vector_stores")
+@router.get("/vector_stores", **s.doc(query=s.PAGE, returns=s.ListPage[VectorStore]))
 async def list_vector_stores(request: Request):
     page = await call(runtime(request).vector_stores.list, **page_params(request))
     return page.to_body()
 
 
-@router.get("/vector_stores/{vector_store_id}")
+@router.get("/vector_stores/{vector_store_id}", **s.doc(returns=VectorStore))
 async def retrieve_vector_store(vector_store_id: str, request: Request):
     return await call(runtime(request).vector_stores.retrieve, vector_store_id)
 
 
-@router.post("/vector_stores/{vector_store_id}")
+@router.post("/vector_stores/{vector_store_id}", **s.doc(body=s.MODIFY_VECTOR_STORE, returns=VectorStore))
 async def modify_vector_store(vector_store_id: str, request: Request):
-    body = await json_body(request, MODIFY_FIELDS)
+    body = await json_body(request, s.MODIFY_VECTOR_STORE)
     return await call(runtime(request).vector_stores.modify, vector_store_id, **body)
 
 
-@router.delete("/vector_stores/{vector_store_id}")
+@router.delete("/vector_stores/{vector_store_id}", **s.doc(returns=s.sdk.VectorStoreDeleted))
 async def delete_vector_store(vector_store_id: str, request: Request):
     return await call(runtime(request).vector_stores.delete, vector_store_id)
 
 
 # -- search ------------------------------------------------------------------------------
-@router.post("/vector_stores/{vector_store_id}/search")
+@router.post("/vector_stores/{vector_store_id}/search", **s.doc(body=s.SEARCH_VECTOR_STORE, returns=s.SearchPage))
 async def search_vector_store(vector_store_id: str, request: Request):
-    body = await json_body(request, SEARCH_FIELDS, required=("query",))
+    body = await json_body(request, s.SEARCH_VECTOR_STORE)
     options = body.get("ranking_options")
     threshold = 0.0
     if options is not None:
         if not isinstance(options, dict):
             raise InvalidRequestError("Invalid type for 'ranking_options': expected an object.",
                                       param="ranking_options")
-        unknown = sorted(set(options) - {"ranker", "score_threshold"})
-        if unknown:
-            raise InvalidRequestError(f"Unrecognized request argument supplied: ranking_options.{unknown[0]}",
-                                      param=f"ranking_options.{unknown[0]}")
+        v.refuse_unknown(options, {"ranker", "score_threshold"}, "ranking_options")
         if options.get("ranker") not in (None, *SEARCH_RANKERS):
             raise InvalidRequestError(f"Invalid value for 'ranking_options.ranker': expected one of "
                                       f"{', '.join(SEARCH_RANKERS)}.", param="ranking_options.ranker")
@@ -98,57 +89,60 @@ async def search_vector_store(vector_store_id: str, request: Request):
 
 
 # -- files -------------------------------------------------------------------------------
-@router.post("/vector_stores/{vector_store_id}/files")
+@router.post("/vector_stores/{vector_store_id}/files", **s.doc(body=s.ATTACH_FILE, returns=VectorStoreFile))
 async def attach_file(vector_store_id: str, request: Request):
-    body = await json_body(request, FILE_FIELDS, required=("file_id",))
+    body = await json_body(request, s.ATTACH_FILE)
     return _polled(request, await call(runtime(request).vector_stores.attach_file, vector_store_id, **body))
 
 
-@router.get("/vector_stores/{vector_store_id}/files")
+@router.get("/vector_stores/{vector_store_id}/files",
+            **s.doc(query=s.VS_FILES_PAGE, returns=s.ListPage[VectorStoreFile]))
 async def list_files(vector_store_id: str, request: Request):
     page = await call(runtime(request).vector_stores.list_files, vector_store_id, **_files_page(request))
     return page.to_body()
 
 
-@router.get("/vector_stores/{vector_store_id}/files/{file_id}")
+@router.get("/vector_stores/{vector_store_id}/files/{file_id}", **s.doc(returns=VectorStoreFile))
 async def retrieve_file(vector_store_id: str, file_id: str, request: Request):
     return _polled(request, await call(runtime(request).vector_stores.retrieve_file, vector_store_id, file_id))
 
 
-@router.post("/vector_stores/{vector_store_id}/files/{file_id}")
+@router.post("/vector_stores/{vector_store_id}/files/{file_id}", **s.doc(body=s.UPDATE_FILE, returns=VectorStoreFile))
 async def update_file(vector_store_id: str, file_id: str, request: Request):
-    body = await json_body(request, frozenset({"attributes"}), required=("attributes",))
+    body = await json_body(request, s.UPDATE_FILE)
     return await call(runtime(request).vector_stores.update_file, vector_store_id, file_id, **body)
 
 
-@router.delete("/vector_stores/{vector_store_id}/files/{file_id}")
+@router.delete("/vector_stores/{vector_store_id}/files/{file_id}", **s.doc(returns=s.sdk_vs.VectorStoreFileDeleted))
 async def delete_file(vector_store_id: str, file_id: str, request: Request):
     return await call(runtime(request).vector_stores.delete_file, vector_store_id, file_id)
 
 
-@router.get("/vector_stores/{vector_store_id}/files/{file_id}/content")
+@router.get("/vector_stores/{vector_store_id}/files/{file_id}/content", **s.doc(returns=s.FileContentPage))
 async def file_content(vector_store_id: str, file_id: str, request: Request):
     return await call(runtime(request).vector_stores.file_content, vector_store_id, file_id)
 
 
 # -- file batches ------------------------------------------------------------------------
-@router.post("/vector_stores/{vector_store_id}/file_batches")
+@router.post("/vector_stores/{vector_store_id}/file_batches", **s.doc(body=s.CREATE_BATCH, returns=Batch))
 async def create_batch(vector_store_id: str, request: Request):
-    body = await json_body(request, BATCH_FIELDS)
+    body = await json_body(request, s.CREATE_BATCH)
     return _polled(request, await call(runtime(request).vector_stores.create_batch, vector_store_id, **body))
 
 
-@router.get("/vector_stores/{vector_store_id}/file_batches/{batch_id}")
+@router.get("/vector_stores/{vector_store_id}/file_batches/{batch_id}", **s.doc(returns=Batch))
 async def retrieve_batch(vector_store_id: str, batch_id: str, request: Request):
     return _polled(request, await call(runtime(request).vector_stores.retrieve_batch, vector_store_id, batch_id))
 
 
-@router.post("/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel")
+@router.post("/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel", **s.doc(body=s.EMPTY, returns=Batch))
 async def cancel_batch(vector_store_id: str, batch_id: str, request: Request):
+    await json_body(request, s.EMPTY)
     return await call(runtime(request).vector_stores.cancel_batch, vector_store_id, batch_id)
 
 
-@router.get("/vector_stores/{vector_store_id}/file_batches/{batch_id}/files")
+@router.get("/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
+            **s.doc(query=s.VS_FILES_PAGE, returns=s.ListPage[VectorStoreFile]))
 async def list_batch_files(vector_store_id: str, batch_id: str, request: Request):
     page = await call(runtime(request).vector_stores.list_batch_files, vector_store_id, batch_id,
                       **_files_page(request))

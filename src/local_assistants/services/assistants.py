@@ -36,6 +36,10 @@ class AssistantsService(ResourceService):
     vector_stores = None
     """The vector-store service, set by the runtime: checks file_search stores, creates inline ones."""
 
+    @staticmethod
+    def check_model(name: str) -> None:
+        """Refuses a model name no run could use (set by the runtime: paths are the operator's)."""
+
     def _file_search(self, tool_resources: dict | None) -> dict | None:
         if self.vector_stores is None or not tool_resources:
             return tool_resources
@@ -43,6 +47,7 @@ class AssistantsService(ResourceService):
 
     def create(self, *, model: Any, **fields: Any) -> dict:
         model = _model(model)
+        self.check_model(model)
         checked = {k: check(fields.get(k)) for k, check in _CHECKS.items()}
         assistant = {
             "id": new_id("assistant"),
@@ -66,6 +71,7 @@ class AssistantsService(ResourceService):
             assistant = self.get(assistant_id)
             if fields.get("model") is not None:
                 assistant["model"] = _model(fields["model"])
+                self.check_model(assistant["model"])
             for key, check in _CHECKS.items():
                 if key in fields and fields[key] is not None:
                     assistant[key] = check(fields[key])

@@ -27,6 +27,15 @@ from .history import ThreadHistory
 log = logging.getLogger(__name__)
 
 DEFAULT_TEMPERATURE = 1.0
+CRASH_MESSAGE = "The server stopped while this run was in progress."
+
+
+class ServerStopping(LocalAssistantsError):
+    """Raised inside a run when the server stops before the run could finish: the run
+    then fails as a crash would have failed it."""
+
+    def __init__(self):
+        super().__init__(CRASH_MESSAGE)
 
 
 class RunExecutor:
@@ -45,6 +54,7 @@ class RunExecutor:
         self.vector_stores = vector_stores
         self._cancel: set[str] = set()
         self._cancel_lock = threading.Lock()
+        self._aborting = threading.Event()
 
     def now(self) -> int:
         return now_s(self.runs.clock)
@@ -55,8 +65,15 @@ class RunExecutor:
             self._cancel.add(run_id)
 
     def cancel_requested(self, run_id: str) -> bool:
+        if self._aborting.is_set():
+            raise ServerStopping()  # out of the decode loop, and the run fails
         with self._cancel_lock:
             return run_id in self._cancel
+
+    def abort(self) -> None:
+        """The server is stopping and will not wait: the run in progress stops at its next
+        check (between two tokens) and fails with ``CRASH_MESSAGE``."""
+        self._aborting.set()
 
     # -- saving + publishing -------------------------------------------------
     def _run_to(self, run: dict, status: str, **fields: Any) -> dict:

@@ -33,10 +33,7 @@ class MessagesService(ResourceService):
         if not isinstance(body, dict):
             raise InvalidRequestError(f"Invalid type for '{param or 'message'}': expected an object.",
                                       param=param or None)
-        unknown = sorted(set(body) - set(MESSAGE_FIELDS))
-        if unknown:
-            raise InvalidRequestError(f"Unrecognized request argument supplied: {prefix}{unknown[0]}",
-                                      param=f"{prefix}{unknown[0]}")
+        v.refuse_unknown(body, set(MESSAGE_FIELDS), param)
         if "content" not in body or body["content"] is None:
             raise InvalidRequestError(f"Missing required parameter: '{prefix}content'.", param=f"{prefix}content")
         if "role" not in body:

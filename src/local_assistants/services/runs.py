@@ -17,14 +17,6 @@ from .base import ResourceService, list_query
 from .messages import MessagesService
 from .threads import ThreadsService
 
-RUN_FIELDS = frozenset({
-    "assistant_id", "model", "instructions", "additional_instructions", "additional_messages", "tools",
-    "metadata", "temperature", "top_p", "max_prompt_tokens", "max_completion_tokens",
-    "truncation_strategy", "tool_choice", "parallel_tool_calls", "response_format", "stream",
-    "reasoning_effort",
-})
-CREATE_AND_RUN_FIELDS = (RUN_FIELDS - {"additional_instructions", "additional_messages"}) | {
-    "thread", "tool_resources"}
 MIN_MAX_PROMPT_TOKENS = 256
 RUN_LIFETIME_S = 600
 
@@ -42,11 +34,13 @@ class RunsService(ResourceService):
         self.enqueue: Callable[[str], None] = lambda run_id: None
         self.request_cancel: Callable[[str], None] = lambda run_id: None
         self.publish: Callable[[str, str, dict], None] = lambda run_id, event, data: None
+        self.check_model: Callable[[str], None] = lambda name: None
+        """Refuses a model name no run could use (set by the runtime)."""
 
     # -- create -------------------------------------------------------------
     def create(self, thread_id: str, *, start: bool = True, **body: Any) -> dict:
         body.pop("stream", None)
-        body.pop("reasoning_effort", None)
+        v.reasoning_effort(body.pop("reasoning_effort", None))
         with self.store.transaction():
             thread = self.messages.thread(thread_id)
             self.messages.refuse_if_run_active(thread_id)
@@ -62,14 +56,11 @@ class RunsService(ResourceService):
 
     def create_thread_and_run(self, *, start: bool = True, **body: Any) -> tuple[dict, dict]:
         body.pop("stream", None)
-        body.pop("reasoning_effort", None)
+        v.reasoning_effort(body.pop("reasoning_effort", None))
         thread_body = body.pop("thread", None) or {}
         if not isinstance(thread_body, dict):
             raise InvalidRequestError("Invalid type for 'thread': expected an object.", param="thread")
-        unknown = set(thread_body) - {"messages", "metadata", "tool_resources"}
-        if unknown:
-            raise InvalidRequestError(f"Unrecognized request argument supplied: thread.{sorted(unknown)[0]}",
-                                      param=f"thread.{sorted(unknown)[0]}")
+        v.refuse_unknown(thread_body, {"messages", "metadata", "tool_resources"}, "thread")
         tool_resources = body.pop("tool_resources", None)
         self._assistant(body.get("assistant_id"))  # check before the thread is written
         with self.store.transaction():
@@ -117,7 +108,10 @@ class RunsService(ResourceService):
         temperature = v.number(body.get("temperature"), "temperature", 0, 2)
         top_p = v.number(body.get("top_p"), "top_p", 0, 1)
         response_format = v.response_format(body.get("response_format"))
-        model = v.text(body.get("model"), "model", 256) or assistant["model"]
+        model = v.text(body.get("model"), "model", 256)
+        if model:
+            self.check_model(model)
+        model = model or assistant["model"]
         now = self.now()
         run = {
             "id": new_id("run"),
@@ -265,12 +259,16 @@ class RunsService(ResourceService):
 SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 
 
-def _shown(step: dict, include: list[str] | None) -> dict:
-    """File-search result content only when asked for, as OpenAI does."""
+def check_include(include: list[str] | None) -> None:
     for item in include or []:
         if item != SEARCH_CONTENT:
             raise InvalidRequestError(f"Invalid value for 'include': {item!r}; supported: {SEARCH_CONTENT!r}.",
                                       param="include")
+
+
+def _shown(step: dict, include: list[str] | None) -> dict:
+    """File-search result content only when asked for, as OpenAI does."""
+    check_include(include)
     return step if SEARCH_CONTENT in (include or []) else file_search.strip_content(step)
 
 

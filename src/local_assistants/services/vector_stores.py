@@ -27,7 +27,7 @@ import numpy as np
 from ..core import filters as flt
 from ..core import ranking
 from ..core import validation as v
-from ..core.chunking import chunk_text, chunking_strategy
+from ..core.chunking import TooManyChunks, chunk_text, chunking_strategy
 from ..errors import InvalidRequestError, InvalidStateError, NotFoundError
 from ..ids import new_id
 from ..ports import DocumentError, DocumentParser, Embedder, ListQuery, Page, SearchResult
@@ -45,6 +45,12 @@ MAX_NUM_RESULTS = 50
 DAY_S = 86400
 UNSET: Any = object()
 EMBED_BATCH = 64
+MAX_FILE_TOKENS = 5_000_000
+"""Word pieces one file may hold (OpenAI's limit); settings ``max_file_tokens``."""
+MAX_FILE_CHUNKS = 20_000
+"""Chunks one file may make (5M tokens in auto's 800-token chunks make 12,500)."""
+MAX_INGEST_ATTEMPTS = 2
+"""Ingestions of one file that may end with the server stopped before it is failed."""
 """Pieces embedded between two checks for a stop request."""
 CANDIDATES_MIN = 40
 """Each retriever proposes at least this many chunks (4x max_num_results when more) for fusion."""
@@ -90,6 +96,9 @@ class VectorStoresService(ResourceService):
         self.enqueue = lambda vector_store_id, file_id: None  # set by the runtime: the ingestion worker's
         self.vector_weight = ranking.VECTOR_WEIGHT
         self.postings_budget = ranking.POSTINGS_BUDGET
+        self.max_file_tokens = MAX_FILE_TOKENS
+        self.max_file_chunks = MAX_FILE_CHUNKS
+        self.max_ingest_attempts = MAX_INGEST_ATTEMPTS
 
     # -- vector stores ---------------------------------------------------------------
     def create(self, *, name: Any = None, file_ids: Any = None, chunking_strategy: Any = None,
@@ -217,6 +226,7 @@ class VectorStoresService(ResourceService):
         }
         if existing is not None:
             self.store.update_vector_store_file(obj)
+            self.store.set_ingest_attempts(vector_store_id, file_id, 0)  # attached again: a fresh start
         else:
             self.store.insert_vector_store_file(obj, filename=(file or {}).get("filename"))
         self.enqueue(vector_store_id, file_id)
@@ -302,14 +312,12 @@ class VectorStoresService(ResourceService):
                 p = f"files[{i}]"
                 if not isinstance(entry, dict) or not isinstance(entry.get("file_id"), str) or not entry["file_id"]:
                     raise InvalidRequestError(f"Missing required parameter: '{p}.file_id'.", param=f"{p}.file_id")
-                unknown = sorted(set(entry) - {"file_id", "attributes", "chunking_strategy"})
-                if unknown:
-                    raise InvalidRequestError(f"Unrecognized request argument supplied: {p}.{unknown[0]}",
-                                              param=f"{p}.{unknown[0]}")
+                v.refuse_unknown(entry, {"file_id", "attributes", "chunking_strategy"}, p)
                 entries.append((entry["file_id"], flt.attributes(entry.get("attributes"), f"{p}.attributes"),
                                 _strategy(entry.get("chunking_strategy"), f"{p}.chunking_strategy")))
         if not entries:
-            raise InvalidRequestError("Invalid 'file_ids': expected at least one file.", param="file_ids")
+            given = "file_ids" if file_ids is not None else "files"
+            raise InvalidRequestError(f"Invalid '{given}': expected at least one file.", param=given)
         self._check_files([f for f, _, _ in entries], "file_ids" if file_ids is not None else "files")
         batch = {"id": new_id("batch"), "object": "vector_store.files_batch", "created_at": self.now(),
                  "vector_store_id": vector_store_id, "status": "in_progress", "file_counts": _counts({})}
@@ -429,25 +437,48 @@ class VectorStoresService(ResourceService):
     def ingest(self, vector_store_id: str, file_id: str, should_stop=lambda: False) -> None:
         """Parse, chunk and embed one queued file, then complete (or fail) it.  ``should_stop``
         is polled between embedding batches: a stop leaves the file ``in_progress`` (it is
-        queued again at the next start)."""
+        queued again at the next start).
+
+        Each attempt is counted in the store before the file is read, and uncounted when it
+        ends in a clean stop: a count above ``max_ingest_attempts`` means ingesting this file
+        killed the server that many times, and the file is failed instead of tried again."""
         vsf = self.store.get_vector_store_file(vector_store_id, file_id)
         if vsf is None or vsf["status"] != "in_progress":
             return  # deleted or cancelled while queued
+        attempts = self.store.begin_ingest_attempt(vector_store_id, file_id)
+        if attempts > self.max_ingest_attempts:
+            log.error("file %s in %s stopped the server during each of %d ingestions: failed", file_id,
+                      vector_store_id, attempts - 1)
+            self._fail(vector_store_id, file_id, "server_error",
+                       f"The server stopped while processing this file, {attempts - 1} times: it is not "
+                       "processed again. Attach it again to retry.")
+            return
         try:
             file = self.store.get("files", file_id)
             if file is None:
                 raise DocumentError("invalid_file", "The file was deleted before it could be processed.")
             text = self.parse(self.files.path(file_id), file["filename"])
             static = vsf["chunking_strategy"]["static"]
-            spans = self.embedder.token_spans(text)
-            chunks = chunk_text(text, spans, max_tokens=static["max_chunk_size_tokens"],
-                                overlap=static["chunk_overlap_tokens"], piece_tokens=self.embedder.max_tokens)
+            spans = self.embedder.token_spans(text, limit=self.max_file_tokens)
+            if len(spans) > self.max_file_tokens:
+                raise DocumentError("invalid_file", f"The file holds more than {self.max_file_tokens:,} tokens, "
+                                                    "the most one file may hold for file search.")
+            try:
+                chunks = chunk_text(text, spans, max_tokens=static["max_chunk_size_tokens"],
+                                    overlap=static["chunk_overlap_tokens"], piece_tokens=self.embedder.max_tokens,
+                                    max_chunks=self.max_file_chunks)
+            except TooManyChunks:
+                raise DocumentError("invalid_file", f"The file would make more than {self.max_file_chunks:,} "
+                                                    "chunks with this chunking strategy; use larger chunks or "
+                                                    "split the file.") from None
+            del spans, text
             if any(len(c.pieces) > PIECE_SLOTS for c in chunks):
                 raise RuntimeError("a chunk needs more embedding pieces than its id space holds")
             pieces = [p for c in chunks for p in c.pieces]
             parts = []
             for i in range(0, len(pieces), EMBED_BATCH):
                 if should_stop():
+                    self.store.set_ingest_attempts(vector_store_id, file_id, attempts - 1)
                     return
                 parts.append(self.embedder.embed(pieces[i:i + EMBED_BATCH]))
             vectors = np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension), np.float32)

@@ -1,5 +1,10 @@
 """The run worker: one thread in the server process executing queued runs in order,
-expiring runs left waiting on ``requires_action``, and recovering after a crash."""
+expiring runs left waiting on ``requires_action``, and recovering after a crash.
+
+Stopping is graceful: ``drain`` stops it taking runs (queued ones stay queued, for the
+next start), and ``stop(timeout)`` lets the run in progress finish within ``timeout``,
+then stops it and fails it exactly as the recovery after a crash would have.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,13 @@ import time
 
 from ..core import run_state
 from ..ids import now_s
+from .executor import CRASH_MESSAGE
 
 log = logging.getLogger(__name__)
 
-CRASH_MESSAGE = "The server stopped while this run was in progress."
+ABORT_WAIT_S = 5.0
+"""After the grace period, how long a stopped run may take to notice (a token, a kernel
+call) before it is marked failed regardless."""
 
 
 class RunWorker:
@@ -28,6 +36,9 @@ class RunWorker:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._draining = threading.Event()
+        self.current: str | None = None
+        """The run being executed, if any."""
 
     def enqueue(self, run_id: str) -> None:
         self._queue.put(run_id)
@@ -37,18 +48,40 @@ class RunWorker:
         self._thread = threading.Thread(target=self._loop, name="local-assistants-runs", daemon=True)
         self._thread.start()
 
+    def drain(self) -> None:
+        """Take no more runs (those queued stay ``queued`` in the store, for the next start)."""
+        self._draining.set()
+        self._queue.put(None)  # wake the loop
+
     def stop(self, timeout: float = 10) -> None:
+        """Drain, give the run in progress ``timeout`` seconds to finish, then fail it as a
+        crash would (the executor stops it between two tokens)."""
+        self.drain()
         self._stopping.set()
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is None:
+            return
+        thread.join(max(0.0, timeout))
+        if thread.is_alive():
+            log.warning("run %s did not finish within the %.1f s grace period: stopping it", self.current, timeout)
+            self.executor.abort()
+            thread.join(ABORT_WAIT_S)
+        if thread.is_alive():  # stuck outside the decode loop (in a kernel, loading a model)
+            log.warning("run %s did not stop: marking it failed", self.current)
+            self.fail_interrupted()
+        self._thread = None
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
+            if self._draining.is_set():
+                self._stopping.wait(self.tick_s)
+                continue
             try:
                 run_id = self._queue.get(timeout=self.tick_s)
             except queue.Empty:
                 run_id = None
+            if self._draining.is_set():
+                continue  # taken off the queue, still queued in the store
             try:
                 self.expire_waiting()
                 if time.monotonic() - self._last_housekeeping > self.housekeeping_every_s:
@@ -56,13 +89,25 @@ class RunWorker:
                     for task in self.housekeeping:  # e.g. shutting down idle kernels
                         task()
                 if run_id is not None:
-                    self.executor.execute(run_id)
+                    self.current = run_id
+                    try:
+                        self.executor.execute(run_id)
+                    finally:
+                        self.current = None
             except Exception:  # never let the worker die: the next run must still execute
                 log.exception("run worker error")
 
     # -- start-up recovery and expiry -------------------------------------------
     def recover(self) -> None:
         """Finish what a crash left behind; queue what never started."""
+        self.fail_interrupted()
+        for run in self.store.find("runs", status=run_state.QUEUED):
+            self.enqueue(run["id"])
+        self.expire_waiting()
+
+    def fail_interrupted(self) -> None:
+        """Fail every run left in progress (or cancelling), its step and its message, as the
+        server stopped under it."""
         now = now_s(self.runs.clock)
         for run in self.store.find("runs", status=[run_state.IN_PROGRESS, run_state.CANCELLING]):
             with self.store.transaction():
@@ -80,9 +125,6 @@ class RunWorker:
                 run["last_error"] = {"code": "server_error", "message": CRASH_MESSAGE}
                 self.runs.save(run)
             log.warning("run %s was in progress when the server stopped: marked failed", run["id"])
-        for run in self.store.find("runs", status=run_state.QUEUED):
-            self.enqueue(run["id"])
-        self.expire_waiting()
 
     def expire_waiting(self) -> None:
         now = now_s(self.runs.clock)

@@ -249,7 +249,9 @@ def run(config: Config, settings: Settings | None = None, *, progress: bool = Tr
         for name in dict.fromkeys(p[0] for p in todo):
             _ensure_model(name, base.models_dir, quiet=not progress)
         sandbox = Path(base.sandbox_dir).absolute() / f".bench-tutor-{os.getpid()}"
-        settings_ = base.replace(data_dir=out / "runtime-data", sandbox_dir=sandbox, seed=config.seed)
+        # --models may name .gguf paths, sent as assistants' model: the operator's own choice.
+        settings_ = base.replace(data_dir=out / "runtime-data", sandbox_dir=sandbox, seed=config.seed,
+                                 api_model_paths=True)
         bar = tqdm(total=len(planned), initial=len(planned) - len(todo), unit="task", disable=not progress,
                    dynamic_ncols=True, desc="tutor")
         try:
