@@ -105,3 +105,17 @@ def test_tools_section_lists_the_functions_and_the_format():
     section = tools_section([FN], code=True, required=True)
     assert '"name": "get_forecast"' in section and "<tool_call>" in section and "```python" in section
     assert "You must call a tool now." in section
+
+
+def test_a_native_answer_that_must_not_call_cannot_begin_as_a_call():
+    """tool_choice "none" (or an answer forced after a repeated call): a model that calls in
+    its own protocol wrote the call itself as its answer (Qwen2.5-Coder 0.5B, 10/10 algebra
+    tasks); the answer's grammar now refuses every framing of a call."""
+    from local_assistants.core import grammar as G
+
+    g = G.build(functions=[FN], code=False, mode="none", schema_to_grammar=lambda s: 'root ::= "{}"',
+                native_calls=True)
+    assert g is not None and g.free_after_first
+    assert g.text.startswith("root ::= text") and G.NATIVE_TEXT_RULE in g.text
+    # The fallback keeps an unconstrained answer when calls are not allowed.
+    assert G.build(functions=[FN], code=True, mode="none", schema_to_grammar=lambda s: 'root ::= "{}"') is None

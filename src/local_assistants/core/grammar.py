@@ -191,7 +191,9 @@ def build(
         elif json_answer:
             rules.append(prefix_rules(json_object_grammar, "j-"))
             alternatives.append("j-root")
-        elif can_call:
+        elif can_call or (native_calls and (functions or code)):
+            # Also when calls are not allowed (tool_choice "none", or the model must answer
+            # after repeating a call): a native model otherwise writes the call as its answer.
             rules.append(NATIVE_TEXT_RULE if native_calls else TEXT_RULE)
             alternatives.append("text")
     if not rules:
