@@ -98,6 +98,8 @@ def test_runs_needing_the_same_missing_model_pull_it_once(tmp_path):
 def test_a_gguf_path_is_never_pulled(tmp_path):
     calls = []
     fetch = ModelFetcher(lambda e: calls.append(e), lambda name: "")
-    pool = ModelPool(ModelResolver(tmp_path / "models", SMALL), lambda resolved: object(), fetch=fetch)
+    # Paths are the operator's (api_model_paths): allowed here, and still never pulled.
+    pool = ModelPool(ModelResolver(tmp_path / "models", SMALL, allow_paths=True), lambda resolved: object(),
+                     fetch=fetch)
     pool.get(str(tmp_path / "elsewhere" / CATALOG[SMALL].filename))  # a path naming a catalog file
     assert calls == []
