@@ -1,0 +1,162 @@
+"""The thread's folder against code that races the server: what the server does there as
+root never follows a link and never blocks, the folder has a quota, and what is collected
+from it is capped.
+
+Real components: the real server, the real sandboxed kernel (whose background threads do
+the racing while the server works), the real files store.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+
+import pytest
+
+from conftest import SANDBOX_ROOT, make_settings
+from local_assistants import LocalAssistants
+from local_assistants.tools import code_interpreter
+
+
+@pytest.fixture(scope="module")
+def la(tmp_path_factory):
+    with LocalAssistants(make_settings(tmp_path_factory.mktemp("files"), code_timeout_s=30)) as server:
+        yield server
+
+
+def run_code(la, thread, code, run_id=None):
+    run = {"id": run_id or f"run_files_{time.monotonic_ns()}", "thread_id": thread["id"], "assistant_id": "asst_none"}
+    outcome = la.runtime.code_interpreter.run(run, code)
+    _, produced = la.runtime.code_interpreter.take_outputs(run["id"])
+    return outcome, produced
+
+
+def new_files(la, before):
+    return [f for f in la.runtime.store.find("files") if f["id"] not in before]
+
+
+# -- the server never writes through a link ------------------------------------------------
+
+RACER = """
+import os, threading, time
+def race():
+    end = time.time() + {seconds}
+    while time.time() < end:
+        try:
+            os.symlink({victim!r}, '/mnt/data/.link')
+            os.replace('/mnt/data/.link', '/mnt/data/data.csv')
+        except OSError:
+            pass
+threading.Thread(target=race, daemon=True).start()
+"""
+
+
+def test_an_input_file_is_never_written_through_a_link_put_back_by_running_code(la, tmp_path):
+    # A host file the sandbox cannot reach, but that root would write if it followed the link.
+    victim = SANDBOX_ROOT / f"victim-{tmp_path.name}.txt"
+    victim.parent.mkdir(parents=True, exist_ok=True)
+    victim.write_text("untouched")
+    upload = la.runtime.files.create(file=io.BytesIO(b"a,b\n1,2\n" * 100), filename="data.csv",
+                                     purpose="assistants")
+    thread = la.runtime.threads.create(tool_resources={"code_interpreter": {"file_ids": [upload["id"]]}})
+    run_code(la, thread, RACER.format(seconds=40, victim=str(victim)))
+    deadline = time.monotonic() + 30
+    attempts = 0
+    while time.monotonic() < deadline and attempts < 300:
+        # Each run puts the input file back in place (the racer keeps making it a link).
+        run_code(la, thread, "pass")
+        attempts += 1
+        assert victim.read_text() == "untouched", f"root wrote through the link (attempt {attempts})"
+    assert attempts >= 50
+    outcome, _ = run_code(la, thread, "import os, time\ntime.sleep(41)\nprint(os.path.islink('data.csv'))")
+    run_code(la, thread, "pass")  # the racer has stopped: the file is put back for real
+    outcome, _ = run_code(la, thread, "import os\nprint(os.path.islink('data.csv'), open('data.csv').read(8))")
+    assert outcome.logs.startswith("False a,b")
+    victim.unlink()
+
+
+# -- the server never blocks on a FIFO -------------------------------------------------------
+
+FLIPPER = """
+import os, threading, time
+def flip():
+    names = [f'/mnt/data/f{i}' for i in range(20)]
+    end = time.time() + 20
+    while time.time() < end:
+        try:
+            for name in names:  # all regular files ...
+                with open(name + '.new', 'w') as f:
+                    f.write('x')
+                os.replace(name + '.new', name)
+            time.sleep(0.002)
+            for name in names:  # ... then all FIFOs, as long
+                os.mkfifo(name + '.fifo')
+                os.replace(name + '.fifo', name)
+            time.sleep(0.002)
+        except OSError:
+            pass
+threading.Thread(target=flip, daemon=True).start()
+"""
+
+
+def test_collecting_outputs_returns_while_code_swaps_files_for_fifos(la):
+    thread = la.runtime.threads.create()
+    done = []
+    worker = threading.Thread(target=lambda: done.append(run_code(la, thread, FLIPPER + "time.sleep(1)")),
+                              daemon=True)
+    worker.start()
+    worker.join(timeout=60)  # a blocked open() would never return
+    assert done, "collecting the outputs blocked"
+    outcome, produced = done[0]
+    assert all(p.name.startswith("f") for p in produced)
+    time.sleep(20)  # the flipper is done: the thread's next code runs
+    assert run_code(la, thread, "print(6 * 7)")[0].logs.strip() == "42"
+
+
+# -- quota and caps --------------------------------------------------------------------------
+
+def test_the_threads_folder_has_a_quota_the_kernel_enforces(la):
+    thread = la.runtime.threads.create()
+    # posix_fallocate takes real blocks without writing them: the quota's worth is quick to ask for.
+    code = ("import os\nmade = []\ntry:\n    for i in range(5):\n"
+            "        fd = os.open(f'big{i}.bin', os.O_WRONLY | os.O_CREAT)\n"
+            "        os.posix_fallocate(fd, 0, 200 << 20)\n        os.close(fd)\n        made.append(i)\n"
+            "except OSError as e:\n    print('stopped:', e)\nprint(len(made), 'files')")
+    outcome, produced = run_code(la, thread, code)
+    assert "No space left on device" in outcome.logs or "Disk quota exceeded" in outcome.logs
+    assert "/mnt/data is full" in outcome.logs  # said plainly in the step's logs
+    assert produced == []  # 200 MB files are over the per-file cap anyway
+    kernel, _ = la.runtime.kernels.kernel_for(thread["id"])
+    used = sum(os.lstat(os.path.join(kernel.workdir, n)).st_blocks * 512 for n in os.listdir(kernel.workdir))
+    assert used <= la.runtime.kernels.quota[0]
+    image = la.runtime.kernels.workspaces.disk_image(thread["id"])
+    assert os.stat(image).st_blocks * 512 <= la.runtime.kernels.quota[0] + (16 << 20)  # the host disk holds no more
+    outcome, _ = run_code(la, thread, "import glob, os\nfor f in glob.glob('big*'):\n    os.remove(f)\n"
+                                      "open('small.txt', 'w').write('room again')")
+    assert "full" not in outcome.logs
+
+
+def test_many_small_files_meet_the_quota_too(la):
+    thread = la.runtime.threads.create()
+    code = ("import os\nos.mkdir('many')\nn = 0\ntry:\n    while n < 100_000:\n"
+            "        open(f'many/{n}', 'w').close()\n        n += 1\nexcept OSError as e:\n    print(e.strerror)\nprint(n)")
+    outcome, _ = run_code(la, thread, code)
+    lines = outcome.logs.strip().splitlines()
+    assert "No space left on device" in lines or "Disk quota exceeded" in lines
+    assert int(next(line for line in lines if line.isdigit())) < la.runtime.kernels.quota[1]
+    assert "/mnt/data is full" in outcome.logs
+    run_code(la, thread, "import shutil\nshutil.rmtree('many')")
+
+
+def test_files_collected_in_one_run_are_capped_in_total(la, monkeypatch):
+    monkeypatch.setattr(code_interpreter, "MAX_COLLECTED_RUN_BYTES", 8 << 20, raising=False)
+    thread = la.runtime.threads.create()
+    before = {f["id"] for f in la.runtime.store.find("files")}
+    code = ("for i in range(10):\n    with open(f'out{i}.bin', 'wb') as f:\n        f.write(bytes(2 << 20))")
+    outcome, produced = run_code(la, thread, code)
+    stored = new_files(la, before)
+    assert len(produced) == len(stored) == 4
+    assert sum(f["bytes"] for f in stored) <= 8 << 20
+    assert "files not kept as outputs" in outcome.logs and "out9.bin" in outcome.logs
