@@ -51,6 +51,13 @@ def thread(la):
     client.close()
 
 
+@pytest.fixture
+def heavy(la, monkeypatch):
+    """For code that does real work: kernels run at a low priority, and on a loaded machine
+    that work may take longer than the short limit the interruption tests use."""
+    monkeypatch.setattr(la.runtime.code_interpreter, "timeout_s", 60)
+
+
 def run_code(la, thread, code):
     run = {"id": f"run_attack_{time.monotonic_ns()}", "thread_id": thread["id"], "assistant_id": "asst_none"}
     outcome = la.runtime.code_interpreter.run(run, code)
@@ -114,27 +121,27 @@ def test_system_is_read_only(la, thread, path):
     assert not os.path.exists(path)
 
 
-def test_tmp_is_bounded(la, thread):
+def test_tmp_is_bounded(la, thread, heavy):
     code = ("f = open('/tmp/fill', 'wb')\nblock = b'x' * (1 << 20)\n"
             "try:\n    [f.write(block) for _ in range(1024)]\n    f.flush()\nexcept OSError as e:\n    print(e)")
     assert "No space left on device" in run_code(la, thread, code).logs
 
 
-def test_a_file_over_the_size_limit_is_refused(la, thread):
+def test_a_file_over_the_size_limit_is_refused(la, thread, heavy):
     code = ("f = open('/mnt/data/huge.bin', 'wb')\nblock = b'x' * (1 << 20)\n"
             "try:\n    [f.write(block) for _ in range(300)]\n    f.flush()\nexcept OSError as e:\n    print(e)")
     assert "File too large" in run_code(la, thread, code).logs
 
 
 @pytest.mark.parametrize("code", ["x = bytearray(3 * 1024**3)", "a = []\nwhile True:\n    a.append(' ' * 10**6)"])
-def test_memory_exhaustion_is_a_memory_error_and_the_kernel_survives(la, thread, code):
+def test_memory_exhaustion_is_a_memory_error_and_the_kernel_survives(la, thread, heavy, code):
     run_code(la, thread, "kept = 'state'")
     outcome = run_code(la, thread, code)
     assert "MemoryError" in outcome.logs and not outcome.reset
     assert run_code(la, thread, "kept").logs.strip() == "'state'"
 
 
-def test_fork_bomb_is_contained(la, thread):
+def test_fork_bomb_is_contained(la, thread, heavy):
     code = ("import os\npids = []\ntry:\n    for _ in range(100000):\n        pid = os.fork()\n"
             "        if pid == 0:\n            import time; time.sleep(30); os._exit(0)\n        pids.append(pid)\n"
             "except OSError as e:\n    print('stopped:', e, len(pids))")
@@ -227,7 +234,7 @@ print('\n'.join(seen))
 """
 
 
-def test_nothing_of_the_hosts_environment_or_paths_shows_inside(la, thread):
+def test_nothing_of_the_hosts_environment_or_paths_shows_inside(la, thread, heavy):
     kernel, _ = la.runtime.kernels.kernel_for(thread["id"])
     seen = kernel.execute(SNOOP, max_output=10_000_000).stdout
     assert "ipykernel_launcher" in seen and "/mnt/data" in seen  # it did read the kernel's command line and mounts
@@ -270,7 +277,7 @@ print('unshare', call(272, 0))
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="system call numbers of x86_64")
-def test_dangerous_system_calls_are_refused(la, thread):
+def test_dangerous_system_calls_are_refused(la, thread, heavy):
     # In a child process: a successful ptrace(TRACEME) must not leave the kernel itself traced.
     code = (f"import subprocess, sys\nprobe = {SYSCALL_PROBE!r}\n"
             "print(subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True).stdout)")
@@ -288,13 +295,13 @@ def test_dangerous_system_calls_are_refused(la, thread):
     "raise ValueError('\\n'.join(f'line {i}' for i in range(10_000)))",
     "'y' * 5_000_000",
 ])
-def test_tracebacks_and_values_are_capped(la, thread, code):
+def test_tracebacks_and_values_are_capped(la, thread, heavy, code):
     logs = run_code(la, thread, code).logs
     assert 1_000 < len(logs) < 25_000
     assert "characters cut" in logs
 
 
-def test_images_of_one_execution_are_capped_in_number_and_size(la, thread):
+def test_images_of_one_execution_are_capped_in_number_and_size(la, thread, heavy):
     before = {f["id"] for f in la.runtime.store.find("files")}
     code = ("import base64, os\nfrom IPython.display import display\n"
             "png = lambda n: base64.b64encode(b'\\x89PNG\\r\\n\\x1a\\n' + os.urandom(n)).decode()\n"
@@ -354,7 +361,7 @@ print('after')
 """
 
 
-def test_forged_and_malformed_kernel_messages_are_dropped_or_cleaned(la, thread):
+def test_forged_and_malformed_kernel_messages_are_dropped_or_cleaned(la, thread, heavy):
     outcome = run_code(la, thread, FORGER)
     outcome.logs.encode("utf-8")  # no lone surrogate left: it could be neither stored nor returned
     assert "a\ufffdb" in outcome.logs and "after" in outcome.logs

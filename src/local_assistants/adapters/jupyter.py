@@ -40,6 +40,7 @@ __all__ = ["Execution", "KernelPool", "SandboxedKernel", "processes_of"]
 
 STALE_DRAIN_MESSAGES = 10_000
 """Messages sent between executions that are read and dropped before the next one, at most."""
+_NO_PARENT = "-"  # matches no message: what is drained is dropped unparsed
 
 
 class ProcessLauncher:
@@ -276,12 +277,10 @@ class SandboxedKernel:
     def _drain_stale(self) -> None:
         """Drop what the kernel sent since the last execution (bounded: a kernel that never
         stops sending gets caught by the flood limit of the next execution)."""
-        for _ in range(STALE_DRAIN_MESSAGES):
-            if receive(self.client.iopub_channel.socket, self.client.session, 0) is None:
-                break
-        for _ in range(STALE_DRAIN_MESSAGES):
-            if receive(self.client.shell_channel.socket, self.client.session, 0) is None:
-                break
+        for socket in (self.client.iopub_channel.socket, self.client.shell_channel.socket):
+            for _ in range(STALE_DRAIN_MESSAGES):
+                if receive(socket, self.client.session, 0, parent_id=_NO_PARENT) is None:
+                    break
 
     def _drain_shell(self, msg_id: str) -> None:
         deadline = time.monotonic() + 1
@@ -388,7 +387,8 @@ class KernelPool:
             try:
                 kernel.start()
             except Exception:
-                log.exception("could not pre-start a kernel")
+                if not self._closed:  # a pool closing meanwhile ends its starts
+                    log.exception("could not pre-start a kernel")
                 with self.lock:
                     if kernel in self.ready:
                         self.ready.remove(kernel)
