@@ -31,7 +31,7 @@ from jupyter_client.blocking.client import BlockingKernelClient
 
 from . import kernel_output
 from .kernel_output import Execution, ExecutionOutput, receive
-from .sandbox import CONN_DIR, DATA_DIR, CpuGroup, SandboxSpec
+from .sandbox import CONN_DIR, DATA_DIR, CpuGroup, SandboxSpec, restore_priority
 from .workspace import THREAD_DISK_BYTES, THREAD_DISK_INODES, Slot, Workspaces
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,11 @@ class SandboxedKernel:
                 pass
             self.client = None
         if self.proc is not None:
+            if not self.spec.unsafe:
+                doomed = processes_of(self.uid)
+                if self.cpu_group is not None:
+                    self.cpu_group.release(doomed)
+                restore_priority(doomed)
             try:
                 # The whole chain (nice -> setpriv -> prlimit -> bwrap) is one process group;
                 # killing bwrap ends its pid namespace and every process in it.

@@ -188,6 +188,7 @@ class CpuGroup:
 
     def __init__(self, procs_file: Path):
         self.procs_file = procs_file
+        self.parent_procs_file = procs_file.parent.parent / "cgroup.procs"
 
     @classmethod
     def create(cls) -> "CpuGroup | None":
@@ -217,11 +218,34 @@ class CpuGroup:
             except OSError:  # gone meanwhile
                 pass
 
+    def release(self, pids: list[int]) -> None:
+        """Back to the parent group (to die quickly: exiting takes CPU time too)."""
+        for pid in pids:
+            try:
+                self.parent_procs_file.write_text(str(pid))
+            except OSError:
+                pass
+
     def members(self) -> set[int]:
         try:
             return {int(p) for p in self.procs_file.read_text().split()}
         except OSError:
             return set()
+
+
+def restore_priority(pids: list[int]) -> None:
+    """Normal niceness for every thread of ``pids``: processes about to be killed exit at the
+    speed of their priority, and a slot's uid is reused only once they are gone."""
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.setpriority(os.PRIO_PROCESS, int(tid), 0)
+            except OSError:
+                pass
 
 
 def _cgroup_v1_cpu_root() -> Path | None:
