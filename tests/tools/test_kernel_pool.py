@@ -39,14 +39,14 @@ def test_a_kernel_started_by_a_background_refill_outlives_that_thread(pool):
 
 
 def test_a_pooled_kernel_gets_the_threads_existing_files(pool):
-    folder = pool.thread_dir("thread_b")
-    folder.mkdir(parents=True)
-    (folder / "data.txt").write_text("hello")
+    first, _ = pool.kernel_for("thread_b")
+    first.execute("open('/mnt/data/data.txt', 'w').write('hello')")
+    pool.restart("thread_b")  # its kernel is gone; its folder (its disk) stays
     pool.refill_in_background()
-    _wait_pooled(pool)
+    pooled = _wait_pooled(pool)
     kernel, _ = pool.kernel_for("thread_b")
-    assert kernel.workdir == folder
-    assert kernel.execute("open('/mnt/data/data.txt').read()").logs == "'hello'"
+    assert kernel is pooled and kernel.uid != first.uid
+    assert kernel.execute("open('data.txt').read()").logs == "'hello'"  # its working folder too
     assert kernel.execute("import os; os.stat('/mnt/data/data.txt').st_uid == os.getuid()").logs == "True"
 
 

@@ -1,99 +1,46 @@
 """Sandboxed Jupyter kernels (jupyter_client + ipykernel), one per thread.
 
 ``SandboxedKernel`` is one kernel process started through the sandbox command,
-spoken to with jupyter_client's blocking client over the ``ipc`` transport (TCP
-loopback cannot cross the network namespace).  Interrupts are *messages* on the
-control channel: a signal would hit the sandbox wrapper and kill the kernel.
+spoken to over the ``ipc`` transport (TCP loopback cannot cross the network
+namespace).  Interrupts are *messages* on the control channel: a signal would
+hit the sandbox wrapper and kill the kernel.  Every message the kernel sends
+is read through ``kernel_output`` (bounded, validated), never trusted.
 
-``KernelPool`` keeps a few kernels started ahead of need and hands one to a
-thread on its first code call, with that thread's folder at ``/mnt/data``: a
-pooled kernel's folder is renamed into place (the bind mount follows the
-directory), so no kernel start is waited for.
+``KernelPool`` keeps a few kernels started ahead of need.  Each kernel has a
+slot (``workspace.Slot``: a uid and its small mount); a thread taking a pooled
+kernel gets its folder (its disk) mounted into the slot, which the running
+sandbox sees at ``/mnt/data``, so no kernel start is waited for.
 """
 
 from __future__ import annotations
 
-import base64
+import json
 import logging
 import os
-import queue
-import re
 import shutil
 import signal
 import subprocess
 import threading
 import time
+import queue
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import zmq
 from jupyter_client.blocking.client import BlockingKernelClient
-from jupyter_client.connect import write_connection_file
 
-from .sandbox import SandboxSpec
+from . import kernel_output
+from .kernel_output import Execution, ExecutionOutput, receive
+from .sandbox import CONN_DIR, DATA_DIR, CpuGroup, SandboxSpec, restore_priority
+from .workspace import THREAD_DISK_BYTES, THREAD_DISK_INODES, Slot, Workspaces
 
 log = logging.getLogger(__name__)
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-MAX_MESSAGE_BYTES = 64 << 20
+__all__ = ["Execution", "KernelPool", "SandboxedKernel", "processes_of"]
 
-
-@dataclass
-class Execution:
-    """What one execution produced."""
-
-    stdout: str = ""
-    result: str | None = None  # execute_result text/plain: shown as a notebook shows the last line
-    images: list[bytes] = field(default_factory=list)
-    error: str | None = None
-    timed_out: bool = False
-    flooded: bool = False
-    truncated: bool = False
-    reset: bool = False  # the kernel was restarted: its state is gone
-
-    @property
-    def logs(self) -> str:
-        parts = [self.stdout.rstrip("\n")] if self.stdout else []
-        if self.result is not None:
-            parts.append(self.result)
-        if self.error:
-            parts.append(self.error)
-        if self.truncated:
-            parts.insert(0, "[output truncated: only its end is kept]")
-        if self.flooded:
-            parts.append("[execution interrupted: it printed too much]")
-        if self.timed_out:
-            parts.append("[execution interrupted: it ran past the time limit]")
-        if self.reset:
-            parts.append("[the kernel was restarted: variables and imports from earlier code are gone]")
-        return "\n".join(parts)
-
-
-class _Tail:
-    """Text kept from a stream: at most ``limit`` characters, the end kept."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.parts: list[str] = []
-        self.size = 0
-        self.total = 0
-        self.cut = False
-
-    def add(self, text: str) -> None:
-        self.total += len(text)
-        self.parts.append(text)
-        self.size += len(text)
-        if self.size > 2 * self.limit:
-            joined = "".join(self.parts)[-self.limit:]
-            self.parts, self.size, self.cut = [joined], len(joined), True
-
-    def text(self) -> str:
-        joined = "".join(self.parts)
-        if len(joined) > self.limit:
-            self.cut = True
-            joined = joined[-self.limit:]
-        return joined
+STALE_DRAIN_MESSAGES = 10_000
+"""Messages sent between executions that are read and dropped before the next one, at most."""
+_NO_PARENT = "-"  # matches no message: what is drained is dropped unparsed
 
 
 class ProcessLauncher:
@@ -133,13 +80,14 @@ class ProcessLauncher:
 
 
 class SandboxedKernel:
-    def __init__(self, spec: SandboxSpec, *, uid: int, workdir: Path, conn_dir: Path, context: zmq.Context,
-                 launcher: ProcessLauncher | None = None):
+    def __init__(self, spec: SandboxSpec, *, slot: Slot, context: zmq.Context, env_dir: Path | None = None,
+                 launcher: ProcessLauncher | None = None, cpu_group: CpuGroup | None = None):
         self.spec = spec
+        self.slot = slot
+        self.uid = slot.uid
+        self.env_dir = env_dir
         self.launcher = launcher
-        self.uid = uid
-        self.workdir = Path(workdir)
-        self.conn_dir = Path(conn_dir)
+        self.cpu_group = cpu_group
         self.context = context
         self.proc: subprocess.Popen | None = None
         self.client: BlockingKernelClient | None = None
@@ -147,6 +95,15 @@ class SandboxedKernel:
         self.lock = threading.Lock()
         self.started = False
         self.settled = threading.Event()  # set once start() has succeeded or failed
+
+    @property
+    def workdir(self) -> Path:
+        """The thread's folder as the server sees it."""
+        return self.slot.data
+
+    @property
+    def conn_dir(self) -> Path:
+        return self.slot.conn
 
     # -- life -----------------------------------------------------------------
     def start(self, ready_timeout: float = 60) -> "SandboxedKernel":
@@ -157,34 +114,76 @@ class SandboxedKernel:
 
     def _start(self, ready_timeout: float) -> "SandboxedKernel":
         self.settled.clear()
-        shutil.rmtree(self.conn_dir, ignore_errors=True)
-        self.conn_dir.mkdir(parents=True, mode=0o700)
+        sandboxed = not self.spec.unsafe
+        self._fresh_conn_dir()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        info = {"transport": "ipc", "ip": f"{CONN_DIR}/k" if sandboxed else str(self.conn_dir / "k"),
+                "shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5,
+                "key": os.urandom(16).hex(), "signature_scheme": "hmac-sha256", "kernel_name": ""}
         conn_file = self.conn_dir / "kernel.json"
-        write_connection_file(str(conn_file), transport="ipc", ip=str(self.conn_dir / "k"),
-                              key=os.urandom(16).hex().encode())
-        if not self.spec.unsafe:
-            for path in (self.conn_dir, conn_file, self.workdir):
-                os.chown(path, self.uid, self.uid)
-        argv = [str(self.spec.kernel_python), "-m", "ipykernel_launcher", "-f", str(conn_file),
-                "--IPKernelApp.quiet=True", "--HistoryManager.enabled=False"]
+        fd = os.open(conn_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(info, f)
+            if sandboxed:
+                os.fchown(f.fileno(), self.uid, self.uid)
+        if sandboxed:
+            os.chown(self.conn_dir, self.uid, self.uid)
+        inside_conn = f"{CONN_DIR}/kernel.json" if sandboxed else str(conn_file)
+        argv = [self.spec.kernel_python_inside(), "-m", "ipykernel_launcher", "-f", inside_conn,
+                "--IPKernelApp.quiet=True", "--HistoryManager.enabled=False",
+                f"--IPKernelApp.exec_lines={json.dumps([_startup_line()])}"]
+        launch = self.spec.launch(argv, uid=self.uid, workdir=self.workdir, conn_dir=self.conn_dir,
+                                  env_dir=self.env_dir)
         popen = self.launcher.popen if self.launcher is not None else subprocess.Popen
-        self.proc = popen(
-            self.spec.command(argv, uid=self.uid, workdir=self.workdir, conn_dir=self.conn_dir),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, cwd="/",
-        )
+        try:
+            self.proc = popen(launch.cmd, env=launch.env, pass_fds=launch.fds, cwd=launch.cwd,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+        finally:
+            launch.close()
         client = BlockingKernelClient(context=self.context)
-        client.load_connection_file(str(conn_file))
-        client.start_channels()
+        client.load_connection_info({**info, "ip": str(self.conn_dir / "k"), "key": info["key"].encode()})
+        client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=True)
         self.client = client
         try:
-            client.wait_for_ready(timeout=ready_timeout)
-        except RuntimeError as err:
+            self._wait_ready(ready_timeout)
+        except RuntimeError:
             self.shutdown()
-            raise RuntimeError(f"the sandboxed kernel did not start: {err}") from err
+            raise
+        if sandboxed and self.cpu_group is not None:
+            # No code has run yet: every process of the sandbox is here, and later ones inherit.
+            self.cpu_group.add(processes_of(self.uid))
         self.started = True
         return self
+
+    def _fresh_conn_dir(self) -> None:
+        if self.conn_dir.exists():
+            shutil.rmtree(self.conn_dir)
+        self.conn_dir.mkdir(parents=True, mode=0o700)
+
+    def _wait_ready(self, timeout: float) -> None:
+        """A kernel_info reply on shell and a message on iopub (it is connected), read bounded."""
+        deadline = time.monotonic() + timeout
+        iopub_seen = False
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError("the sandboxed kernel did not start: it exited")
+            msg_id = self.client.kernel_info()
+            until = time.monotonic() + 1
+            replied = False
+            while time.monotonic() < until:
+                msg = receive(self.client.shell_channel.socket, self.client.session, 0.1)
+                if msg and msg.kind == "kernel_info_reply" and msg.parent_id == msg_id:
+                    replied = True
+                    break
+            while not iopub_seen:
+                msg = receive(self.client.iopub_channel.socket, self.client.session, 0.2)
+                if msg is None:
+                    break
+                iopub_seen = bool(msg.kind)
+            if replied and iopub_seen:
+                return
+        raise RuntimeError(f"the sandboxed kernel did not start within {timeout:.0f} s")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -198,8 +197,13 @@ class SandboxedKernel:
                 pass
             self.client = None
         if self.proc is not None:
+            if not self.spec.unsafe:
+                doomed = processes_of(self.uid)
+                if self.cpu_group is not None:
+                    self.cpu_group.release(doomed)
+                restore_priority(doomed)
             try:
-                # The whole chain (setpriv -> prlimit -> bwrap) is one process group;
+                # The whole chain (nice -> setpriv -> prlimit -> bwrap) is one process group;
                 # killing bwrap ends its pid namespace and every process in it.
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -219,21 +223,39 @@ class SandboxedKernel:
         msg = self.client.session.msg("interrupt_request", content={})
         self.client.control_channel.send(msg)
 
+    def enter_workdir(self, timeout: float = 30) -> None:
+        """Change the kernel into /mnt/data: a pooled kernel started before its thread's folder
+        was mounted there, and its working directory is still the empty one below."""
+        where = DATA_DIR if not self.spec.unsafe else str(self.workdir)
+        with self.lock:
+            self._drain_stale()
+            msg_id = self.client.execute(f"__import__('os').chdir({where!r})", silent=True, store_history=False)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self.alive():
+                msg = receive(self.client.shell_channel.socket, self.client.session, 0.2)
+                if msg and msg.kind == "execute_reply" and msg.parent_id == msg_id:
+                    if msg.content.get("status") != "ok":
+                        break
+                    return
+            raise RuntimeError("the kernel could not enter its folder")
+
     # -- code -------------------------------------------------------------------
-    def execute(self, code: str, *, timeout: float = 60.0, max_output: int = 20_000,
-                flood_limit: int = 2_000_000, grace: float = 3.0) -> Execution:
+    def execute(self, code: str, *, timeout: float = 60.0, max_output: int = kernel_output.STREAM_CHARS,
+                flood_limit: int = kernel_output.FLOOD_CHARS, grace: float = 3.0) -> Execution:
         """Run ``code``; on a timeout: interrupt, wait ``grace``, then restart the kernel."""
         with self.lock:
             self.last_used = time.monotonic()
-            result = Execution()
-            out = _Tail(max_output)
+            self._drain_stale()
+            output = ExecutionOutput(max_output)
+            result = output.result
             client = self.client
             msg_id = client.execute(code, store_history=True, allow_stdin=False, stop_on_error=True)
             deadline = time.monotonic() + timeout
             interrupted_at: float | None = None
             while True:
                 now = time.monotonic()
-                if interrupted_at is None and (now >= deadline or out.total > flood_limit):
+                flooding = output.printed > flood_limit or output.received > kernel_output.FLOOD_BYTES
+                if interrupted_at is None and (now >= deadline or flooding):
                     result.timed_out = now >= deadline
                     result.flooded = not result.timed_out
                     self.interrupt()
@@ -246,49 +268,40 @@ class SandboxedKernel:
                     self._restart()
                     result.reset = True
                     break
-                try:
-                    msg = client.get_iopub_msg(timeout=0.2)
-                except queue.Empty:
-                    continue
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                kind, content = msg["msg_type"], msg["content"]
-                if kind == "stream":
-                    out.add(content.get("text", ""))
-                elif kind in ("execute_result", "display_data"):
-                    data = content.get("data", {})
-                    if "image/png" in data:
-                        result.images.append(base64.b64decode(data["image/png"]))
-                    elif kind == "execute_result" and "text/plain" in data:
-                        result.result = data["text/plain"]
-                    elif "text/plain" in data:
-                        out.add(data["text/plain"] + "\n")
-                elif kind == "error":
-                    trace = "\n".join(content.get("traceback") or [])
-                    result.error = _ANSI.sub("", trace) or f"{content.get('ename')}: {content.get('evalue')}"
-                elif kind == "status" and content.get("execution_state") == "idle":
+                msg = receive(client.iopub_channel.socket, client.session, 0.2, parent_id=msg_id)
+                if msg is None or msg.parent_id != msg_id:
+                    continue  # nothing yet, or from an earlier execution's threads, or malformed
+                output.received += msg.size
+                if output.add(msg):
                     break
             if not result.reset:
                 self._drain_shell(msg_id)
-            result.stdout = out.text()
-            result.truncated = out.cut
-            if result.error and (result.timed_out or result.flooded):
-                result.error = result.error.splitlines()[-1] if result.error.splitlines() else result.error
             self.last_used = time.monotonic()
-            return result
+            return output.finish()
+
+    def _drain_stale(self) -> None:
+        """Drop what the kernel sent since the last execution (bounded: a kernel that never
+        stops sending gets caught by the flood limit of the next execution)."""
+        for socket in (self.client.iopub_channel.socket, self.client.shell_channel.socket):
+            for _ in range(STALE_DRAIN_MESSAGES):
+                if receive(socket, self.client.session, 0, parent_id=_NO_PARENT) is None:
+                    break
 
     def _drain_shell(self, msg_id: str) -> None:
-        try:
-            while True:
-                reply = self.client.get_shell_msg(timeout=1)
-                if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                    return
-        except queue.Empty:
-            return
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline:
+            msg = receive(self.client.shell_channel.socket, self.client.session, 0.2)
+            if msg and msg.parent_id == msg_id:
+                return
 
     def _restart(self) -> None:
         self.shutdown()
         self.start()
+
+
+def _startup_line() -> str:
+    """The kernel's start-up code as one line that leaves no name in the user's namespace."""
+    return f"exec({kernel_output.KERNEL_STARTUP!r}, {{'get_ipython': get_ipython}})"
 
 
 def processes_of(uid: int) -> list[int]:
@@ -315,40 +328,30 @@ class KernelPool:
     """Kernels per thread: a few started ahead, a cap on live ones, idle ones reaped."""
 
     def __init__(self, spec: SandboxSpec, root: Path, *, pool_size: int = 1, max_kernels: int = 4,
-                 idle_timeout: float = 3600, uid_base: int = 61000):
+                 idle_timeout: float = 3600, uid_base: int = 61000, disk_bytes: int = THREAD_DISK_BYTES,
+                 disk_inodes: int = THREAD_DISK_INODES):
         self.spec = spec
         self.root = Path(root)
         self.pool_size = pool_size
         self.max_kernels = max_kernels
         self.idle_timeout = idle_timeout
         self.uids = list(range(uid_base, uid_base + max_kernels + pool_size + 1))
+        self.workspaces = Workspaces(self.root, sandboxed=not spec.unsafe, disk_bytes=disk_bytes,
+                                     disk_inodes=disk_inodes)
         self.context = zmq.Context()
-        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        kernel_output.configure(self.context)
         self.launcher = ProcessLauncher()
         self.lock = threading.RLock()
         self.by_thread: OrderedDict[str, SandboxedKernel] = OrderedDict()
         self.ready: list[SandboxedKernel] = []
         self._closed = False
         self._refilling = False
+        self._cpu_group: CpuGroup | None | bool = False  # made at the first kernel
         self.clean_stale()
 
-    # -- folders ----------------------------------------------------------------
-    @property
-    def pool_dir(self) -> Path:
-        return self.root / ".pool"
-
-    @property
-    def conn_root(self) -> Path:
-        return self.root / ".kernels"
-
-    def thread_dir(self, thread_id: str) -> Path:
-        return self.root / thread_id
-
     def clean_stale(self) -> None:
-        """Connection files, sockets and pooled folders left by a previous process."""
-        for path in (self.pool_dir, self.conn_root):
-            shutil.rmtree(path, ignore_errors=True)
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Mounts, connection files and sockets left by a previous process."""
+        self.workspaces.clean_stale()
 
     # -- kernels ----------------------------------------------------------------
     def _free_uid(self) -> int:
@@ -359,11 +362,17 @@ class KernelPool:
         self.uids.append(uid)
         return uid
 
-    def _new_kernel(self, workdir: Path) -> SandboxedKernel:
-        uid = self._free_uid()
-        kernel = SandboxedKernel(self.spec, uid=uid, workdir=workdir, conn_dir=self.conn_root / str(uid),
-                                 context=self.context, launcher=self.launcher)
-        return kernel
+    def _new_kernel(self) -> SandboxedKernel:
+        if self._cpu_group is False:
+            self._cpu_group = CpuGroup.create() if not self.spec.unsafe else None
+        slot = self.workspaces.open_slot(self._free_uid())
+        env_dir = self.workspaces.kernel_env(self.spec.kernel_python) if not self.spec.unsafe else None
+        return SandboxedKernel(self.spec, slot=slot, context=self.context, env_dir=env_dir,
+                               launcher=self.launcher, cpu_group=self._cpu_group or None)
+
+    def _drop(self, kernel: SandboxedKernel) -> None:
+        kernel.shutdown()
+        self.workspaces.close_slot(kernel.slot)
 
     def warm(self) -> None:
         """Start pooled kernels until the pool is full (call from a background thread)."""
@@ -374,23 +383,26 @@ class KernelPool:
                     return
                 try:
                     self._make_room()  # an idle thread's kernel gives way to the pool
-                except RuntimeError:  # every kernel is busy: no pre-started one for now
+                    kernel = self._new_kernel()
+                except Exception:  # every kernel is busy, or no slot: no pre-started one for now
+                    log.debug("no pre-started kernel for now", exc_info=True)
                     self._refilling = False
                     return
-                slot = self._new_kernel(self.pool_dir / f"slot-{time.monotonic_ns()}")
-                self.ready.append(slot)  # reserve its uid while it starts
+                self.ready.append(kernel)  # reserve its uid while it starts
             try:
-                slot.start()
+                kernel.start()
             except Exception:
-                log.exception("could not pre-start a kernel")
+                if not self._closed:  # a pool closing meanwhile ends its starts
+                    log.exception("could not pre-start a kernel")
                 with self.lock:
-                    if slot in self.ready:
-                        self.ready.remove(slot)
+                    if kernel in self.ready:
+                        self.ready.remove(kernel)
                     self._refilling = False
+                self._drop(kernel)
                 return
             with self.lock:
                 if self._closed:
-                    slot.shutdown()
+                    self._drop(kernel)
                     return
 
     def refill_in_background(self) -> None:
@@ -418,76 +430,71 @@ class KernelPool:
                 return kernel, False
             if kernel is not None:
                 self.by_thread.pop(thread_id)
-                kernel.shutdown()
+                self._drop(kernel)
             self._make_room()
             pooled = next((k for k in self.ready if k.started and k.alive()), None)
             if pooled is not None:
                 self.ready.remove(pooled)
-                self._adopt_folder(pooled, thread_id)
                 kernel = pooled
             else:
-                kernel = self._new_kernel(self.thread_dir(thread_id))
-                self._own_folder(kernel)
-                self.by_thread[thread_id] = kernel  # reserve the uid while it starts
-        if pooled is None:
-            try:
+                kernel = self._new_kernel()
+            self.by_thread[thread_id] = kernel  # reserve the uid while it gets ready
+        try:
+            self.workspaces.attach(kernel.slot, thread_id)
+            if pooled is not None:
+                kernel.enter_workdir()
+            else:
                 kernel.start()
-            except Exception:
-                with self.lock:
-                    self.by_thread.pop(thread_id, None)
-                raise
+        except Exception:
+            with self.lock:
+                if self.by_thread.get(thread_id) is kernel:
+                    self.by_thread.pop(thread_id)
+            self._drop(kernel)
+            raise
         with self.lock:
             self.by_thread[thread_id] = kernel
             self.by_thread.move_to_end(thread_id)
         self.refill_in_background()
         return kernel, True
 
-    def _adopt_folder(self, kernel: SandboxedKernel, thread_id: str) -> None:
-        """Give a pooled kernel the thread's folder: its own (bound at /mnt/data) is
-        filled with the thread's files and renamed into the thread's place."""
-        target = self.thread_dir(thread_id)
-        if target.exists():
-            for entry in os.listdir(target):
-                os.rename(target / entry, kernel.workdir / entry)
-            target.rmdir()
-        os.rename(kernel.workdir, target)
-        kernel.workdir = target
-        self._own_folder(kernel)
-
-    def _own_folder(self, kernel: SandboxedKernel) -> None:
-        kernel.workdir.mkdir(parents=True, exist_ok=True)
-        if self.spec.unsafe:
-            return
-        for dirpath, dirnames, filenames in os.walk(kernel.workdir, followlinks=False):
-            for name in [*dirnames, *filenames]:
-                os.lchown(os.path.join(dirpath, name), kernel.uid, kernel.uid)
-        os.chown(kernel.workdir, kernel.uid, kernel.uid)
-
     def _make_room(self) -> None:
         while self._live() >= self.max_kernels + self.pool_size and self.by_thread:
-            idle = [(t, k) for t, k in self.by_thread.items() if not k.lock.locked()]
+            idle = [(t, k) for t, k in self.by_thread.items() if not k.lock.locked() and k.started]
             if not idle:
                 raise RuntimeError(f"all {self.max_kernels} code-interpreter kernels are busy")
             thread_id, kernel = idle[0]  # least recently used
             self.by_thread.pop(thread_id)
-            kernel.shutdown()
+            self._drop(kernel)
 
     def restart(self, thread_id: str) -> None:
         with self.lock:
             kernel = self.by_thread.pop(thread_id, None)
         if kernel is not None:
-            kernel.shutdown()
+            self._drop(kernel)
+
+    def forget(self, thread_id: str) -> None:
+        """End the thread's kernel and delete its folder (e.g. when the thread is deleted)."""
+        self.restart(thread_id)
+        self.workspaces.forget(thread_id)
 
     def reap_idle(self) -> int:
         now = time.monotonic()
         with self.lock:
             stale = [(t, k) for t, k in self.by_thread.items()
-                     if now - k.last_used > self.idle_timeout and not k.lock.locked()]
+                     if now - k.last_used > self.idle_timeout and not k.lock.locked() and k.started]
             for thread_id, _ in stale:
                 self.by_thread.pop(thread_id)
         for _, kernel in stale:
-            kernel.shutdown()
+            self._drop(kernel)
         return len(stale)
+
+    def free_space(self, kernel: SandboxedKernel) -> tuple[int, int] | None:
+        """(bytes, files) still free in the kernel's folder, where it has a quota."""
+        return self.workspaces.usage(kernel.slot)
+
+    @property
+    def quota(self) -> tuple[int, int] | None:
+        return self.workspaces.quota
 
     def close(self) -> None:
         with self.lock:
@@ -496,7 +503,10 @@ class KernelPool:
             self.by_thread.clear()
             self.ready.clear()
         for kernel in kernels:
-            kernel.shutdown()
-        shutil.rmtree(self.pool_dir, ignore_errors=True)
+            try:
+                self._drop(kernel)
+            except Exception:
+                log.exception("could not stop a kernel")
+        self.workspaces.close()
         self.launcher.close()
         self.context.term()

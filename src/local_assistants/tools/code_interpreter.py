@@ -4,25 +4,35 @@ Before code runs, the files the assistant, the thread and the messages' attachme
 give the code interpreter are put in ``/mnt/data`` under their names.  After it
 runs: ``logs`` (stdout, the last expression's value as a notebook shows it, the
 error), images from ``image/png`` outputs as files, and any regular file the
-code wrote in ``/mnt/data`` as a file (symlinks are never followed; count and
-size are capped).
+code wrote in ``/mnt/data`` as a file.
+
+The folder is the sandbox's to write while the server works in it (a thread
+started by earlier code may still run), so every file operation goes through
+``safe_files``: relative to a descriptor of the folder, never following a link,
+never blocking on a FIFO.  Collected files are capped per run in number, in
+size each and in total (``MAX_COLLECTED_*``); what is left out is said in the logs.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import os
-import shutil
 import stat
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import BinaryIO
+
+from ..adapters.safe_files import Folder
 
 log = logging.getLogger(__name__)
 
 MAX_COLLECTED_FILES = 20
+"""Files collected as outputs per run, at most."""
 MAX_COLLECTED_BYTES = 64 << 20
+"""Size of one collected file, at most."""
+MAX_COLLECTED_RUN_BYTES = 128 << 20
+"""Size of all files collected in one run, at most."""
+FULL_BYTES = 1 << 20
 
 
 @dataclass
@@ -42,6 +52,7 @@ class ProducedFile:
 class _RunFiles:
     produced: list[ProducedFile] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
+    collected_bytes: int = 0
 
 
 class CodeInterpreter:
@@ -65,12 +76,11 @@ class CodeInterpreter:
     # -- running code -------------------------------------------------------------
     def run(self, run: dict, code: str) -> CodeOutcome:
         kernel, fresh = self.pool.kernel_for(run["thread_id"])
-        self._put_input_files(run, kernel)
-        before = _snapshot(kernel.workdir)
+        with Folder(kernel.workdir) as folder:
+            self._put_input_files(run, kernel, folder)
+            before = folder.regular_files()
         result = kernel.execute(code, timeout=self.timeout_s)
-        logs = result.logs
-        if fresh and not result.reset and run["thread_id"] in self._threads_with_state:
-            logs = "[a new kernel: variables and imports from earlier code are gone]\n" + logs
+        notes = []
         with self._lock:
             bucket = self._by_run.setdefault(run["id"], _RunFiles())
         image_ids = []
@@ -79,10 +89,25 @@ class CodeInterpreter:
                                          purpose="assistants_output")
             image_ids.append(obj["id"])
         bucket.images.extend(image_ids)
-        bucket.produced.extend(self._collect(kernel.workdir, before))
+        with Folder(kernel.workdir) as folder:
+            produced, left_out = self._collect(folder, before, bucket)
+        bucket.produced.extend(produced)
+        if left_out:
+            notes.append(f"[files not kept as outputs: {'; '.join(left_out)}]")
+        notes += self._full_note(kernel)
+        logs = "\n".join([result.logs, *notes]) if notes else result.logs
+        if fresh and not result.reset and run["thread_id"] in self._threads_with_state:
+            logs = "[a new kernel: variables and imports from earlier code are gone]\n" + logs
         with self._lock:
             self._threads_with_state.add(run["thread_id"])
         return CodeOutcome(logs=logs or "(no output)", image_file_ids=image_ids, reset=result.reset)
+
+    def _full_note(self, kernel) -> list[str]:
+        quota, free = self.pool.quota, self.pool.free_space(kernel)
+        if quota is None or free is None or (free[0] >= FULL_BYTES and free[1] > 0):
+            return []
+        return [f"[/mnt/data is full: a thread's files may take {quota[0] >> 20} MiB and {quota[1]} entries "
+                "in all; delete files to make room]"]
 
     def take_outputs(self, run_id: str) -> tuple[list[str], list[ProducedFile]]:
         """Images and files this run's code produced (once: for its answer message)."""
@@ -103,61 +128,68 @@ class CodeInterpreter:
                     ids.append(att["file_id"])
         return list(dict.fromkeys(ids))
 
-    def _put_input_files(self, run: dict, kernel) -> None:
+    def _put_input_files(self, run: dict, kernel, folder: Folder) -> None:
+        uid = None if self.pool.spec.unsafe else kernel.uid
         for file_id in self.input_file_ids(run):
             obj = self.store.get("files", file_id)
             if obj is None:
                 continue
-            name = os.path.basename(obj["filename"]) or file_id
-            target = kernel.workdir / name
+            name = obj["filename"].rsplit("/", 1)[-1] or file_id
+            if name in (".", ".."):
+                name = file_id
+            st = folder.lstat(name)
+            if st is not None and stat.S_ISREG(st.st_mode) and st.st_size == obj["bytes"]:
+                continue
             try:
-                st = os.lstat(target)
-                if stat.S_ISREG(st.st_mode) and st.st_size == obj["bytes"]:
-                    continue
-                if stat.S_ISDIR(st.st_mode):
-                    continue
-                target.unlink()  # a link or a changed copy: replace it, never write through it
-            except FileNotFoundError:
-                pass
-            shutil.copyfile(self.files.path(file_id), target, follow_symlinks=False)
-            if os.geteuid() == 0 and not self.pool.spec.unsafe:
-                os.lchown(target, kernel.uid, kernel.uid)
+                with open(self.files.path(file_id), "rb") as src:
+                    # A link or a changed copy at the name is replaced, never written through.
+                    folder.put_file(name, src, uid=uid)
+            except (OSError, ValueError) as err:  # e.g. a directory of that name, or the folder is full
+                log.warning("input file %s not placed in the thread's folder: %s", file_id, err)
 
-    def _collect(self, workdir: Path, before: dict[str, tuple[int, int]]) -> list[ProducedFile]:
-        produced = []
-        for name, sig in sorted(_snapshot(workdir).items()):
+    def _collect(self, folder: Folder, before: dict[str, tuple[int, int]],
+                 bucket: _RunFiles) -> tuple[list[ProducedFile], list[str]]:
+        produced: list[ProducedFile] = []
+        left_out: list[str] = []
+        for name, sig in sorted(folder.regular_files().items()):
             if before.get(name) == sig:
                 continue
-            if len(produced) >= MAX_COLLECTED_FILES:
-                log.warning("code wrote more than %d files; the rest are not collected", MAX_COLLECTED_FILES)
-                break
-            if sig[1] > MAX_COLLECTED_BYTES:
+            if len(bucket.produced) + len(produced) >= MAX_COLLECTED_FILES:
+                left_out.append(f"{name} (over {MAX_COLLECTED_FILES} files per run)")
                 continue
-            path = workdir / name
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-            except OSError:
+            opened = folder.open_regular(name)  # the name may be a link or a FIFO by now
+            if opened is None:
                 continue
-            with os.fdopen(fd, "rb") as src:
-                if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+            src, size = opened
+            with src:
+                if size > MAX_COLLECTED_BYTES:
+                    left_out.append(f"{name} ({_mib(size)}, over {_mib(MAX_COLLECTED_BYTES)} per file)")
                     continue
-                obj = self.files.store_bytes(src, filename=name, purpose="assistants_output")
+                if bucket.collected_bytes + size > MAX_COLLECTED_RUN_BYTES:
+                    left_out.append(f"{name} ({_mib(size)}, over {_mib(MAX_COLLECTED_RUN_BYTES)} of files per run)")
+                    continue
+                # The size seen at open bounds the read: the file may still be growing.
+                obj = self.files.store_bytes(_Bounded(src, size), filename=name, purpose="assistants_output")
+            bucket.collected_bytes += obj["bytes"]
             produced.append(ProducedFile(name, obj["id"]))
-        return produced
+        return produced, left_out
 
 
-def _snapshot(workdir: Path) -> dict[str, tuple[int, int]]:
-    """Regular files directly in the folder (never through a link): name -> (mtime_ns, size)."""
-    out = {}
-    try:
-        entries = list(os.scandir(workdir))
-    except FileNotFoundError:
-        return out
-    for entry in entries:
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode):
-            out[entry.name] = (st.st_mtime_ns, st.st_size)
-    return out
+class _Bounded:
+    """A reader that stops after ``limit`` bytes."""
+
+    def __init__(self, src: BinaryIO, limit: int):
+        self.src = src
+        self.left = limit
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.src.read(n)
+        self.left -= len(data)
+        return data
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.0f} MiB" if size >= 1 << 20 else f"{size} bytes"

@@ -313,8 +313,7 @@ def _run_todo(la: LocalAssistants, config: Config, todo: list, labels: dict, res
             # also counts the tokens of calls it discarded as repeats.
             outcome.answer_tokens = runtime.model_pool.get(name).count_tokens(outcome.answer)
         if kernel_name:  # free the task's kernel and folder (not timed)
-            runtime.kernels.restart(kernel_name)
-            shutil.rmtree(runtime.kernels.thread_dir(kernel_name), ignore_errors=True)
+            runtime.kernels.forget(kernel_name)
         record = make_record(model=label, task=task, mode=mode, seed=config.seed, system=system, outcome=outcome)
         results.add(record)
         executed += 1
