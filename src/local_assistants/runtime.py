@@ -116,6 +116,7 @@ class Runtime:
                                   max_kernels=self.settings.max_kernels,
                                   idle_timeout=self.settings.kernel_idle_timeout_s,
                                   uid_base=self.settings.kernel_uid_base)
+        self.threads.on_delete.append(self.kernels.forget)  # a deleted thread's kernel and disk go too
 
         def availability() -> str | None:
             if place_problem:

@@ -164,3 +164,18 @@ def test_without_a_usable_sandbox_the_run_fails_clearly(tmp_path):
         assert run.status == "failed"
         assert "make install" in run.last_error.message
         c.close()
+
+
+def test_deleting_a_thread_ends_its_kernel_and_deletes_its_disk(la, client, tutor):
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Write a file."}])
+    script(la, client, "```python\nopen('/mnt/data/kept.txt', 'w').write('x' * 1000)\n```", "Done.")
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=tutor.id)
+    assert run.status == "completed"
+    pool = la.runtime.kernels
+    assert thread.id in pool.by_thread
+    on_disk = [p for p in (pool.workspaces.disk_image(thread.id), pool.workspaces.plain_folder(thread.id))
+               if p.exists()]
+    assert on_disk, "the thread has a folder while it lives"
+    client.beta.threads.delete(thread.id)
+    assert thread.id not in pool.by_thread
+    assert not any(p.exists() for p in on_disk)

@@ -18,6 +18,8 @@ class ThreadsService(ResourceService):
     def __init__(self, store, messages: MessagesService, clock=None):
         super().__init__(store, clock or messages.clock)
         self.messages = messages
+        self.on_delete: list = []
+        """Called with a deleted thread's id, after the rows are gone (its kernel and disk)."""
 
     @property
     def vector_stores(self):
@@ -73,4 +75,6 @@ class ThreadsService(ResourceService):
             for table in ("messages", "run_steps", "runs"):
                 self.store.delete_where(table, thread_id=thread_id)
             self.store.delete(self.table, thread_id)
+        for hook in self.on_delete:
+            hook(thread_id)
         return deleted(thread_id, "thread.deleted")
