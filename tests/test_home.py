@@ -193,7 +193,7 @@ def test_code_runs_sandboxed_when_the_home_is_private(private_home):
         kernel, _ = rt.kernels.kernel_for("thread_home")
         done = kernel.execute("import os; print(6 * 7, os.getuid() != 0, os.getcwd())")
         assert done.stdout.split() == ["42", "True", "/mnt/data"]
-        assert rt.kernels.thread_dir("thread_home").parent == shared_root_for(private_home) / "sandbox"
+        assert rt.kernels.workspaces.root == shared_root_for(private_home) / "sandbox"
 
 
 @as_root

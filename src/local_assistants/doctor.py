@@ -176,12 +176,15 @@ _IMPORT_PROBLEM = "the sandbox uid cannot import the kernels' packages"
 def _sandboxed_imports(spec, workdir: Path, uid: int) -> str | None:
     """What the kernels import, imported as the sandbox uid inside the sandbox: the whole
     environment must be readable by it, not only its interpreter."""
-    cmd = spec.command([str(spec.kernel_python), "-c", "import ipykernel, numpy, matplotlib"], uid=uid,
-                       workdir=workdir, conn_dir=workdir)
+    launch = spec.launch([spec.kernel_python_inside(), "-c", "import ipykernel, numpy, matplotlib"], uid=uid,
+                         workdir=workdir, conn_dir=workdir)
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+        done = subprocess.run(launch.cmd, env=launch.env, pass_fds=launch.fds, capture_output=True, text=True,
+                              timeout=120)
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"{_IMPORT_PROBLEM}: {err}"
+    finally:
+        launch.close()
     if done.returncode != 0:
         return f"{_IMPORT_PROBLEM}: " + (done.stderr.strip().splitlines() or ["?"])[-1][:300]
     return None

@@ -179,3 +179,16 @@ def test_deleting_a_thread_ends_its_kernel_and_deletes_its_disk(la, client, tuto
     client.beta.threads.delete(thread.id)
     assert thread.id not in pool.by_thread
     assert not any(p.exists() for p in on_disk)
+
+
+def test_a_fallback_model_keeps_code_written_in_its_answer_as_text(la, client, tutor):
+    """Only models with their own tool protocol have answer code run (they write code to run
+    that way); for the others a code block inside an answer is part of the answer."""
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Show me how to print 2."}])
+    answer = "Like this:\n```python\nprint(2)\n```"
+    script(la, client, answer)
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=tutor.id)
+    assert run.status == "completed"
+    assert [s.type for s in client.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data] == \
+        ["message_creation"]
+    assert client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id).data[0].content[0].text.value == answer

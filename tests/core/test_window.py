@@ -539,3 +539,21 @@ def test_render_items():
         {"role": "user", "content": "aw0 aw1"},
         {"role": "assistant", "content": "bw0"},
     ]
+
+
+def test_an_answer_then_a_call_render_as_one_assistant_turn():
+    """A message the model wrote before calling a tool, then the call: templates that lay
+    out calls show them as one assistant turn (content, then tool_calls)."""
+    from local_assistants.core.window import render_items
+
+    said = WindowItem("m1", "assistant", "Let me compute it.", 5)
+    call = WindowItem("s1:calls", "assistant", "<tool_call>...", 5, group="s1",
+                      chat={"content": "", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": {}}}]})
+    result = WindowItem("s1:c1", "user", "42", 2, group="s1", chat={"role": "tool"})
+    messages = render_items([{"role": "system", "content": "S"}], [said, call, result])
+    assert messages == [{"role": "system", "content": "S"},
+                        {"role": "assistant", "content": "Let me compute it.", "tool_calls": call.chat["tool_calls"]},
+                        {"role": "tool", "content": "42"}]
+    # Without chat fields (the fallback protocol) nothing is merged.
+    plain = WindowItem("s1:calls", "assistant", "```python\n6*7\n```", 5, group="s1")
+    assert len(render_items([], [said, plain])) == 2

@@ -47,9 +47,6 @@ def code_calls(client, thread_id: str, run_id: str) -> list:
             if c.type == "code_interpreter"]
 
 
-@pytest.mark.xfail(reason="open (#12): at the default sampling and seed the 1.5B model writes its code in a "
-                          "```python block of its answer instead of calling code_interpreter (it calls it on about half "
-                          "of the seeds); the runtime does not run code written in an answer yet", strict=False)
 def test_quickstart_verbatim_solves_the_equation(client):
     """OpenAI's Assistants quickstart, unchanged but for the client."""
     printed: list[str] = []

@@ -336,6 +336,9 @@ class KernelPool:
         self.max_kernels = max_kernels
         self.idle_timeout = idle_timeout
         self.uids = list(range(uid_base, uid_base + max_kernels + pool_size + 1))
+        self._slot_uids: set[int] = set()
+        """Uids whose slot is open: handed out, and not yet closed by ``_drop`` (a kernel
+        dropped outside the lock still holds its slot until then)."""
         self.workspaces = Workspaces(self.root, sandboxed=not spec.unsafe, disk_bytes=disk_bytes,
                                      disk_inodes=disk_inodes)
         self.context = zmq.Context()
@@ -355,24 +358,40 @@ class KernelPool:
 
     # -- kernels ----------------------------------------------------------------
     def _free_uid(self) -> int:
-        """A uid no live kernel has, the least recently handed out first."""
-        used = {k.uid for k in [*self.by_thread.values(), *self.ready]}
-        uid = next(u for u in self.uids if u not in used)
-        self.uids.remove(uid)
-        self.uids.append(uid)
-        return uid
+        """A uid no live kernel has and whose slot is closed, the least recently handed out
+        first. (Reusing a uid whose slot a dropping kernel had not closed yet let that close
+        unmount the new kernel's slot: "mount point does not exist".)"""
+        with self.lock:
+            used = {k.uid for k in [*self.by_thread.values(), *self.ready]} | self._slot_uids
+            uid = next((u for u in self.uids if u not in used), None)
+            if uid is None:
+                raise RuntimeError("every code-interpreter kernel uid is in use or still being freed; try again")
+            self.uids.remove(uid)
+            self.uids.append(uid)
+            self._slot_uids.add(uid)
+            return uid
 
     def _new_kernel(self) -> SandboxedKernel:
         if self._cpu_group is False:
             self._cpu_group = CpuGroup.create() if not self.spec.unsafe else None
-        slot = self.workspaces.open_slot(self._free_uid())
+        uid = self._free_uid()
+        try:
+            slot = self.workspaces.open_slot(uid)
+        except BaseException:
+            with self.lock:
+                self._slot_uids.discard(uid)
+            raise
         env_dir = self.workspaces.kernel_env(self.spec.kernel_python) if not self.spec.unsafe else None
         return SandboxedKernel(self.spec, slot=slot, context=self.context, env_dir=env_dir,
                                launcher=self.launcher, cpu_group=self._cpu_group or None)
 
     def _drop(self, kernel: SandboxedKernel) -> None:
-        kernel.shutdown()
-        self.workspaces.close_slot(kernel.slot)
+        try:
+            kernel.shutdown()
+            self.workspaces.close_slot(kernel.slot)
+        finally:
+            with self.lock:
+                self._slot_uids.discard(kernel.slot.uid)
 
     def warm(self) -> None:
         """Start pooled kernels until the pool is full (call from a background thread)."""

@@ -33,11 +33,11 @@ TEXT_RULE = 'text ::= [^<`] [^\\x00]*'
 # tags of their template: they often put the call in a JSON code fence or write it bare
 # (measured on the quickstart: after "```" the 1.5B model continued "json" 98% of the time;
 # vLLM #32926 and Ollama #16821 report the same). The grammar admits those framings of a
-# call too; the answer may then begin with none of them (but may begin with other fences).
+# call too, and (with the code interpreter) code in a ```python fence, as the model writes
+# code it means to run; an answer may then begin with none of them: not with "<", "{" or "`".
 FENCED_CALL_OPEN = "```json\n"
 FENCED_CALL_CLOSE = "\n```"
-NATIVE_TEXT_RULE = ('text ::= ( [^<{`] | "`" [^`] | "``" [^`] | "```" [^j] | "```j" [^s] | "```js" [^o] '
-                    '| "```jso" [^n] ) [^\\x00]*')
+NATIVE_TEXT_RULE = 'text ::= [^<{`] [^\\x00]*'
 
 _RULE_NAME = re.compile(r"[a-zA-Z0-9_-]+")
 

@@ -112,9 +112,9 @@ class ToolProtocol:
             return None
         if not self.native:
             return starts_tool_call(text)
-        if text[0] in "<{" or text.startswith(FENCED_CALL_OPEN):
+        if text[0] in "<{" or text.startswith((FENCED_CALL_OPEN, CODE_OPEN)):
             return True
-        return None if FENCED_CALL_OPEN.startswith(text) else False
+        return None if FENCED_CALL_OPEN.startswith(text) or CODE_OPEN.startswith(text) else False
 
     def read(self, call: ParsedCall) -> ParsedCall:
         """A parsed call as the runtime means it: a native ``code_interpreter`` function call
@@ -151,6 +151,58 @@ class ToolProtocol:
             return output, {"role": "tool"}
         shown = f"{name}: {output}" if name else output
         return "<tool_response>\n" + shown + "\n</tool_response>", None
+
+
+class AnswerCode:
+    """The first ```python block of a streamed answer, for a model that writes the code it
+    means to run in its answer rather than calling the code interpreter (Qwen2.5-Coder did
+    so on the quickstart: "Here's a Python solution: ```python ...```"). ``feed`` returns
+    the text that is safe to show now (never a piece of the block); once the block is
+    closed, ``code`` holds it and ``before`` the answer's text before it."""
+
+    OPEN = "\n" + CODE_OPEN
+    CLOSE = CODE_CLOSE
+
+    def __init__(self):
+        self.text = ""
+        self.shown = 0
+        self.before: str | None = None
+        self.code: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.code is not None
+
+    def feed(self, piece: str) -> str:
+        if self.done:
+            return ""
+        self.text += piece
+        if self.before is None:
+            at = self.text.find(self.OPEN, self.shown)
+            if at >= 0 and self.text[:at].strip():
+                self.before = self.text[:at]
+            else:
+                # Show all but what may begin the block's opening line.
+                keep = _partial_suffix(self.text, self.OPEN) if at < 0 else len(self.text) - at
+                out = self.text[self.shown:len(self.text) - keep]
+                self.shown += len(out)
+                return out
+        start = len(self.before) + len(self.OPEN)
+        close = self.text.find(self.CLOSE, start)
+        if close >= 0:
+            self.code = self.text[start:close]
+        out = self.before[self.shown:]
+        self.shown = len(self.before)
+        return out
+
+    def rest(self) -> str:
+        """At the end of the stream: what was held back, if no block was completed (an
+        unclosed block is part of the answer)."""
+        if self.done:
+            return ""
+        out = self.text[self.shown:]
+        self.shown = len(self.text)
+        return out
 
 
 def _arguments(text: str):

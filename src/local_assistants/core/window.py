@@ -246,7 +246,17 @@ def _tail_to_fit(text: str, tokens: int, count) -> str | None:
 
 def render_items(fixed_messages: Sequence[dict], items: Sequence[WindowItem]) -> list[dict]:
     """Chat messages for the template: the fixed part, then the window's items."""
-    return [*fixed_messages, *({"role": i.role, "content": i.text, **(i.chat or {})} for i in items)]
+    messages = [*fixed_messages]
+    for item in items:
+        message = {"role": item.role, "content": item.text, **(item.chat or {})}
+        last = messages[-1] if len(messages) > len(fixed_messages) else None
+        if (last is not None and last["role"] == "assistant" and not last.get("tool_calls")
+                and message["role"] == "assistant" and message.get("tool_calls") and not message["content"]):
+            # The model said something, then called a tool: one turn, as templates lay it out.
+            last.update(tool_calls=message["tool_calls"])
+            continue
+        messages.append(message)
+    return messages
 
 
 __all__ = [

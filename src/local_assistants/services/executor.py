@@ -17,7 +17,7 @@ from ..core.window import Strategy, WindowError, budget_for, build_window, rende
 from ..errors import LocalAssistantsError
 from ..ids import new_id, now_s
 from ..core.jsonrepair import close_json
-from ..core.toolcalls import CallStream
+from ..core.toolcalls import AnswerCode, CallStream, ParsedCall
 from ..tools import file_search
 from ..tools.annotations import link_files
 from ..tools.functions import (MAX_TOOL_ROUNDS, SUPPORTED_TOOLS, generate_turn, plan_turn, replay_items,
@@ -237,10 +237,17 @@ class RunExecutor:
         rest = itertools.chain([head] if head else [], pieces)
         if plan.can_call and plan.protocol.opens_call(head):
             return self._tool_calls_turn(run, rest, generation, turn, answered, plan.protocol)
-        self._message_turn(run, rest, generation, turn, json_answer=plan.json_answer)
-        return False
+        # A model with its own protocol may write the code it means to run in its answer;
+        # the first such block of a run (none has run yet) is run (see AnswerCode).
+        answer_code = AnswerCode() if (plan.protocol.native and plan.code and plan.can_call and not plan.json_answer
+                                       and not any(kind == "code_interpreter" for kind, _ in answered)) else None
+        return self._message_turn(run, rest, generation, turn, json_answer=plan.json_answer,
+                                  answer_code=answer_code)
 
-    def _message_turn(self, run: dict, pieces, generation, turn: "_Turn", json_answer: bool = False) -> None:
+    def _message_turn(self, run: dict, pieces, generation, turn: "_Turn", json_answer: bool = False,
+                      answer_code: AnswerCode | None = None) -> bool:
+        """An answer, streamed as message deltas. Returns True when the run goes on: the
+        answer held code to run (``answer_code``), now a tool_calls step after the message."""
         images, produced = self.code.take_outputs(run["id"]) if self.code is not None else ([], [])
         step = turn.step = self._new_step(run, "message_creation")
         message = turn.message = self._new_message(run)
@@ -259,7 +266,18 @@ class RunExecutor:
                                                              "delta": {"content": [{"index": i, **part}]}})
         text_index = len(image_parts)
         first = True
-        for piece in pieces:
+        def shown(pieces):
+            for piece in pieces:
+                if answer_code is not None:
+                    piece = answer_code.feed(piece)
+                    turn.stop = turn.stop or answer_code.done  # the decoder stops at its next token
+                if piece:
+                    yield piece
+            tail = answer_code.rest() if answer_code is not None else ""
+            if tail:  # no block to run after all: what was held back is answer text
+                yield tail
+
+        for piece in shown(pieces):
             part: dict = {"index": text_index, "type": "text", "text": {"value": piece}}
             if first:
                 part["text"]["annotations"] = []
@@ -270,6 +288,9 @@ class RunExecutor:
         usage = _add_usage(_usage(done.prompt_tokens, done.completion_tokens), turn.wasted)
         turn.wasted = None
         text = done.text
+        code_to_run = answer_code is not None and answer_code.done and not self.cancel_requested(run["id"])
+        if code_to_run:
+            text = answer_code.before
         if json_answer and done.finish_reason == "length":
             text = close_json(text) or text  # still incomplete, but parseable
         text, annotations = link_files(text, produced)
@@ -282,26 +303,32 @@ class RunExecutor:
         message["content"] = [*image_parts, {"type": "text", "text": {"value": text, "annotations": annotations}}]
         now = self.now()
 
-        if done.finish_reason == "cancelled" or self.cancel_requested(run["id"]):
+        if (done.finish_reason == "cancelled" and not code_to_run) or self.cancel_requested(run["id"]):
             message.update(status="incomplete", incomplete_at=now, incomplete_details={"reason": "run_cancelled"})
             self._save_message(message, "thread.message.incomplete")
             step.update(status="cancelled", cancelled_at=now, usage=usage)
             self._save_step(step, "thread.run.step.cancelled")
             self._finish(self._fresh(run), run_state.CANCELLED)
-            return
-        if done.finish_reason == "length":
+            return False
+        if done.finish_reason == "length" and not code_to_run:
             message.update(status="incomplete", incomplete_at=now, incomplete_details={"reason": "max_tokens"})
             self._save_message(message, "thread.message.incomplete")
             step.update(status="completed", completed_at=now, usage=usage)
             self._save_step(step, "thread.run.step.completed")
             self._finish(self._fresh(run), run_state.INCOMPLETE,
                          incomplete_details={"reason": "max_completion_tokens"})
-            return
+            return False
         message.update(status="completed", completed_at=now)
         self._save_message(message, "thread.message.completed")
         step.update(status="completed", completed_at=now, usage=usage)
         self._save_step(step, "thread.run.step.completed")
+        if code_to_run:  # the message said what it was about to do; the code is a call of its own
+            turn.step = turn.message = None
+            kept: list[dict] = []
+            self._publish_call(run, turn, kept, ParsedCall("code_interpreter", "code_interpreter", answer_code.code))
+            return self._carry_out(run, turn.step, kept, _usage(0, 0))
         self._finish(self._fresh(run), run_state.COMPLETED)
+        return False
 
     def _citations(self, run: dict, text: str) -> tuple[str, list[dict]]:
         """file_citation annotations for the chunks this run's searches found and the answer used."""
@@ -356,7 +383,12 @@ class RunExecutor:
             self._finish(self._fresh(run), run_state.INCOMPLETE,
                          incomplete_details={"reason": "max_completion_tokens"})
             return False
-        step = turn.step
+        return self._carry_out(run, turn.step, kept, usage)
+
+    def _carry_out(self, run: dict, step: dict, kept: list[dict], usage: dict) -> bool:
+        """Run a tool_calls step's calls: searches and code here, functions by the client
+        (requires_action). Returns True when the run goes on with another model turn."""
+        now = self.now()
         step["step_details"]["tool_calls"] = kept
         step["usage"] = usage
         self._save_step(step)

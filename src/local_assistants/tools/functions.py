@@ -71,7 +71,7 @@ def plan_turn(run: dict, model, *, rounds_done: int, supported: frozenset[str] =
         json_answer = True
     protocol = ToolProtocol.for_template(model.template)
     grammar = G.build(functions=protocol.functions(functions, code),
-                      code=code and not protocol.native, mode=mode, parallel=run.get("parallel_tool_calls", True),
+                      code=code, mode=mode, parallel=run.get("parallel_tool_calls", True),
                       answer_schema=answer_schema, json_answer=json_answer,
                       schema_to_grammar=model.schema_to_grammar, json_object_grammar=model.json_object_grammar,
                       native_calls=protocol.native)
