@@ -4,7 +4,9 @@
     answer under a JSON-schema grammar, and a plain answer in ``auto`` mode (the
     grammar is released after the first characters);
 (b) valid tool calls (a declared function, arguments valid against its schema)
-    with and without the grammar, on both catalog models.
+    with and without the grammar, each model prompted in its own tool protocol.
+
+Both on the test model and on the default model.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import jsonschema
 
 from ..adapters.llama import LlamaChatModel
 from ..adapters.pypi_models import is_present, pull
-from ..catalog import CATALOG
+from ..catalog import CATALOG, DEFAULT_MODEL, TEST_MODEL
 from ..core import grammar as G
-from ..core.toolcalls import parse_calls, tools_section
+from ..core.toolcalls import parse_calls
+from ..tools.functions import plan_turn, system_messages
 from .report import median, table
 
 FORECAST = {
@@ -60,39 +63,41 @@ def _rate(model, prompt, grammar=None, release=None, n=160) -> float:
     return (gen.completion.completion_tokens - 1) / (time.perf_counter() - start)
 
 
-def grammar_overhead(models_dir: Path, repeats: int = 3) -> str:
-    model = _model(models_dir, "smollm2-135m-instruct")
+def grammar_overhead(models_dir: Path, name: str = TEST_MODEL, repeats: int = 3) -> str:
+    model = _model(models_dir, name)
     story = model.tokenize_prompt(model.format([{"role": "user", "content": "Write a long story about a dragon."}]))
     ask = model.tokenize_prompt(model.format([
         {"role": "system", "content": "Answer with JSON matching this schema:\n" + json.dumps(PERSON)},
         {"role": "user", "content": "Invent a person with many hobbies."}]))
-    auto = G.build(functions=[FORECAST], mode="auto", schema_to_grammar=model.schema_to_grammar)
+    native = model.template.declares_tools
+    auto = G.build(functions=[FORECAST], mode="auto", schema_to_grammar=model.schema_to_grammar,
+                   native_calls=native)
     answer = G.build(functions=[], mode="none", answer_schema=PERSON, schema_to_grammar=model.schema_to_grammar)
     free_text = 'root ::= [^\\x00]*'
     rows = []
     cases = [
         ("plain answer, no grammar", story, None, None),
         ("plain answer, auto tools grammar released after the first character", story, auto.text,
-         lambda t: bool(t) and not t.startswith("<")),
+         lambda t: bool(t) and not t.startswith(("<", "{", "`") if native else "<")),
         ("plain answer, a grammar held throughout", story, free_text, None),
         ("JSON answer, no grammar", ask, None, None),
         ("JSON answer under its JSON-schema grammar", ask, answer.text, None),
     ]
-    rates = {name: [] for name, *_ in cases}
+    rates = {case: [] for case, *_ in cases}
     for _ in range(repeats):
-        for name, prompt, grammar, release in cases:
-            rates[name].append(_rate(model, prompt, grammar, release))
+        for case, prompt, grammar, release in cases:
+            rates[case].append(_rate(model, prompt, grammar, release))
     base = {"plain": median(rates[cases[0][0]]), "JSON": median(rates[cases[3][0]])}
-    for name, *_ in cases:
-        r = median(rates[name])
-        rows.append([name, r, r / base[name.split()[0]]])
+    for case, *_ in cases:
+        r = median(rates[case])
+        rows.append([case, r, r / base[case.split()[0]]])
     model.close()
-    return table(f"(a) grammar-constrained decoding vs unconstrained, same prompt, median of {repeats}",
+    return table(f"(a) {name}: grammar-constrained decoding vs unconstrained, same prompt, median of {repeats}",
                  ["case", "tokens/s", "ratio vs no grammar"], rows)
 
 
-def _valid_calls(text: str) -> bool:
-    calls = parse_calls(text)
+def _valid_calls(text: str, protocol) -> bool:
+    calls = [protocol.read(c) for c in parse_calls(text.strip())]
     if not calls:
         return False
     try:
@@ -107,18 +112,21 @@ def _valid_calls(text: str) -> bool:
 
 def call_validity(models_dir: Path, trials: int = 10) -> str:
     rows = []
-    for name in ("smollm2-135m-instruct", "gemma-3-270m"):
+    run = {"instructions": "You are a helpful assistant.", "tools": [{"type": "function", "function": FORECAST}],
+           "tool_choice": {"type": "function", "function": {"name": FORECAST["name"]}}, "parallel_tool_calls": True,
+           "response_format": "auto"}
+    for name in (TEST_MODEL, "gemma-3-270m", DEFAULT_MODEL):
         model = _model(models_dir, name)
-        grammar = G.build(functions=[FORECAST], mode="required", schema_to_grammar=model.schema_to_grammar)
-        system = "You are a helpful assistant.\n\n" + tools_section([FORECAST], code=False, required=True)
+        plan = plan_turn(run, model, rounds_done=0)  # the model's own tool protocol, as a run prompts it
         counts = {"without grammar": 0, "with grammar": 0}
         for i in range(trials):
             model.seed = i
-            prompt = model.tokenize_prompt(model.format([{"role": "system", "content": system},
-                                                         {"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}]))
-            for label, g in (("without grammar", None), ("with grammar", grammar.text)):
+            messages = [*system_messages(run["instructions"], plan),
+                        {"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}]
+            prompt = model.tokenize_prompt(model.format(messages, tools=plan.tools))
+            for label, g in (("without grammar", None), ("with grammar", plan.grammar.text)):
                 out = model.generate(prompt, max_tokens=120, temperature=0.7, grammar=g, repeat_penalty=1.0)
-                counts[label] += _valid_calls("".join(out))
+                counts[label] += _valid_calls("".join(out), plan.protocol)
         model.close()
         rows.append([name, f"{counts['without grammar']}/{trials}", f"{counts['with grammar']}/{trials}"])
     return table("(b) valid forced tool calls (declared function, arguments valid against its schema)",
@@ -126,4 +134,5 @@ def call_validity(models_dir: Path, trials: int = 10) -> str:
 
 
 def main(models_dir: Path) -> list[str]:
-    return [grammar_overhead(models_dir), call_validity(models_dir)]
+    return [grammar_overhead(models_dir, TEST_MODEL), grammar_overhead(models_dir, DEFAULT_MODEL),
+            call_validity(models_dir)]

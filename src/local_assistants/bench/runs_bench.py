@@ -14,7 +14,7 @@ import time
 import warnings
 from pathlib import Path
 
-from ..catalog import CATALOG
+from ..catalog import CATALOG, DEFAULT_MODEL, TEST_MODEL
 from ..client import LocalAssistants
 from ..config import Settings
 from .report import median, table
@@ -53,10 +53,10 @@ def _runtime_decode_rate(client, assistant_id: str) -> tuple[float, int]:
     return (n - 1) / (stamps[-1] - stamps[0]), n
 
 
-def decode_throughput(models_dir: Path) -> str:
+def decode_throughput(models_dir: Path, name: str = TEST_MODEL) -> str:
     """Raw create_completion on the very Llama object the runtime uses (same model,
     context and threads), alternating with runs streamed through the server."""
-    entry = CATALOG["smollm2-135m-instruct"]
+    entry = CATALOG[name]
     instructions = "You are a storyteller."
     with tempfile.TemporaryDirectory() as tmp, LocalAssistants(_settings(Path(tmp), models_dir)) as la:
         client = la.client
@@ -73,7 +73,7 @@ def decode_throughput(models_dir: Path) -> str:
     r_raw, r_rt = median(raw_rates), median(rt_rates)
     rows = [["raw llama-cpp-python (create_completion, stream)", r_raw, 1.0],
             ["runtime (HTTP + SSE + SDK stream)", r_rt, r_rt / r_raw]]
-    return table(f"(a) streaming decode, {DECODE_TOKENS} tokens, {threads} llama.cpp threads, median of "
+    return table(f"(a) {name}: streaming decode, {DECODE_TOKENS} tokens, {threads} llama.cpp threads, median of "
                  f"{REPEATS} (goal: ratio >= 0.97)", ["path", "tokens/s", "ratio vs raw"], rows)
 
 
@@ -100,12 +100,12 @@ def _ttft(client, thread_id: str, assistant_id: str) -> float:
     return first
 
 
-def follow_up_ttft(models_dir: Path) -> str:
+def follow_up_ttft(models_dir: Path, name: str = TEST_MODEL) -> str:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, LocalAssistants(_settings(Path(tmp), models_dir)) as la:
         client = la.client
-        assistant = client.beta.assistants.create(model="smollm2-135m-instruct", instructions="You are a tutor.")
-        model = la.runtime.model_pool.get("smollm2-135m-instruct")
+        assistant = client.beta.assistants.create(model=name, instructions="You are a tutor.")
+        model = la.runtime.model_pool.get(name)
         for n_threads in (1, 4):
             threads = [client.beta.threads.create(messages=_history(30)) for _ in range(n_threads)]
             for t in threads:  # first turn of each thread: its history is evaluated once
@@ -125,7 +125,7 @@ def follow_up_ttft(models_dir: Path) -> str:
             prompt_len = la.runtime.runs.list(threads[0].id, limit=1).data[0]["usage"]["prompt_tokens"]
             w, c = median(warm), median(cold)
             rows.append([n_threads, prompt_len, c * 1000, w * 1000, c / w])
-    return table("(b) time to first token of a follow-up turn (goal: >= 10x faster than cold)",
+    return table(f"(b) {name}: time to first token of a follow-up turn (goal: >= 10x faster than cold)",
                  ["threads taking turns", "prompt tokens", "cold TTFT ms", "follow-up TTFT ms", "speed-up"], rows)
 
 
@@ -154,4 +154,6 @@ def cancel_latency(models_dir: Path, trials: int = 5) -> str:
 
 def main(models_dir: Path) -> list[str]:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    return [decode_throughput(models_dir), follow_up_ttft(models_dir), cancel_latency(models_dir)]
+    return [decode_throughput(models_dir, TEST_MODEL), decode_throughput(models_dir, DEFAULT_MODEL),
+            follow_up_ttft(models_dir, TEST_MODEL), follow_up_ttft(models_dir, DEFAULT_MODEL),
+            cancel_latency(models_dir)]
