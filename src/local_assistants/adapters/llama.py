@@ -106,8 +106,9 @@ class _NoRedirect:
 
 _LLAMA_LOG = logging.getLogger("llama_cpp")
 # ggml_log_level as the vendored llama.cpp defines it (llama-cpp-python's own comment is older):
-# NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5. Its INFO is loading chatter: DEBUG here.
-_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.WARNING, 4: logging.ERROR}
+# NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5. Its INFO is loading chatter: DEBUG here;
+# its warnings are about model files' quirks (Qwen's "control-looking token" at every load): INFO.
+_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.INFO, 4: logging.ERROR}
 _log_callback = None  # kept referenced: llama.cpp holds a pointer to it
 
 
