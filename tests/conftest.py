@@ -3,6 +3,7 @@ and the official openai client talking to it with strict response validation."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -113,15 +114,22 @@ class Scripted:
         return getattr(self.inner, name)
 
 
+@contextlib.contextmanager
+def serve_scripted(folder: Path, wrap=Scripted):
+    """A real server whose model is the test model wrapped by ``wrap`` (``server.scripted``)."""
+    from local_assistants.runtime import llama_factory
+
+    settings = make_settings(folder)
+    with LocalAssistants(settings) as server:
+        server.scripted = wrap(llama_factory(settings)(server.runtime.models.resolve(settings.default_model)))
+        server.runtime.model_pool.factory = lambda resolved: server.scripted
+        yield server
+
+
 @pytest.fixture(scope="module")
 def scripted_server(tmp_path_factory):
     """A real server whose model can be given scripted turns: ``say(server, *texts)``."""
-    from local_assistants.runtime import llama_factory
-
-    settings = make_settings(tmp_path_factory.mktemp("scripted"))
-    with LocalAssistants(settings) as server:
-        server.scripted = Scripted(llama_factory(settings)(server.runtime.models.resolve(settings.default_model)))
-        server.runtime.model_pool.factory = lambda resolved: server.scripted
+    with serve_scripted(tmp_path_factory.mktemp("scripted")) as server:
         yield server
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from local_assistants import LocalAssistants
-from tests.conftest import Scripted, make_settings, sdk_client
+from tests.conftest import Scripted, sdk_client, serve_scripted
 from tests.core.test_golden_prompts import template_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -37,12 +36,7 @@ class NativeScripted(Scripted):
 
 @pytest.fixture(scope="module")
 def la(tmp_path_factory):
-    from local_assistants.runtime import llama_factory
-
-    settings = make_settings(tmp_path_factory.mktemp("native"))
-    with LocalAssistants(settings) as server:
-        server.scripted = NativeScripted(llama_factory(settings)(server.runtime.models.resolve(settings.default_model)))
-        server.runtime.model_pool.factory = lambda resolved: server.scripted
+    with serve_scripted(tmp_path_factory.mktemp("native"), NativeScripted) as server:
         yield server
 
 
