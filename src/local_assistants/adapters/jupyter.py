@@ -528,4 +528,7 @@ class KernelPool:
                 log.exception("could not stop a kernel")
         self.workspaces.close()
         self.launcher.close()
-        self.context.term()
+        # destroy, not term: term waits for every socket to be closed, and a kernel that a
+        # refill thread was still starting when the pool closed may have opened one after
+        # its drop (a closing server then hung in term).
+        self.context.destroy(linger=0)
