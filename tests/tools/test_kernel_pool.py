@@ -68,3 +68,17 @@ def test_idle_kernels_are_reaped_and_the_cap_evicts_the_least_recently_used(pool
     time.sleep(0.01)
     assert pool.reap_idle() >= 1
     assert not b.alive()
+
+
+def test_kernels_run_under_a_sandbox_root_too_deep_for_a_socket_path(tmp_path):
+    """A Unix socket path holds 107 bytes: under a deep root (a private home's shared root
+    is one) the kernels' sockets go to a short folder of that root's own."""
+    deep = SANDBOX_ROOT / f"deep-{tmp_path.name}" / ("d" * 60)
+    p = KernelPool(SandboxSpec(kernel_python=KERNEL_PYTHON), deep, pool_size=0, max_kernels=1, idle_timeout=3600)
+    try:
+        assert len(str(deep / ".slots" / "61000" / "jupyter" / "k-2")) > 107
+        assert not str(p.workspaces.slots_dir).startswith(str(deep))
+        kernel, _ = p.kernel_for("thread_deep")
+        assert kernel.execute("print(6 * 7)").logs == "42"
+    finally:
+        p.close()

@@ -28,11 +28,13 @@ whose layers are named ``/proc/self/fd/N``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -70,6 +72,11 @@ class Slot:
     mounted: bool = False
 
 
+MAX_SOCKET_PATH = 100
+"""A Unix socket path holds 107 bytes; kept a little shorter."""
+_LONGEST_SOCKET = "/4294967295/jupyter/k-9999"  # <uid>/jupyter/<a kernel's socket>
+
+
 class Workspaces:
     def __init__(self, root: Path, *, sandboxed: bool, disk_bytes: int = THREAD_DISK_BYTES,
                  disk_inodes: int = THREAD_DISK_INODES):
@@ -83,7 +90,14 @@ class Workspaces:
 
     @property
     def slots_dir(self) -> Path:
-        return self.root / ".slots"
+        """``ROOT/.slots``, unless its kernels' sockets would not fit a Unix socket path (108
+        bytes: a deep root, such as the shared root of a private home, gave "File name too
+        long"); then a short folder of this root's own under /run (or the temporary folder)."""
+        here = self.root / ".slots"
+        if len(str(here)) + len(_LONGEST_SOCKET) <= MAX_SOCKET_PATH:
+            return here
+        base = Path("/run") if os.geteuid() == 0 and Path("/run").is_dir() else Path(tempfile.gettempdir())
+        return base / "local-assistants-slots" / hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
 
     @property
     def disks_dir(self) -> Path:
@@ -108,7 +122,8 @@ class Workspaces:
     def clean_stale(self) -> None:
         """Mounts and slots left by a process that died: unmounted and removed."""
         self.root.mkdir(parents=True, exist_ok=True)
-        for mount_point in sorted(_mounts_below(self.root), key=lambda p: -len(str(p))):
+        stale = {*_mounts_below(self.root), *_mounts_below(self.slots_dir)}
+        for mount_point in sorted(stale, key=lambda p: -len(str(p))):
             _umount(mount_point)
         shutil.rmtree(self.slots_dir, ignore_errors=True)
         shutil.rmtree(self.root / ".kernels", ignore_errors=True)  # the layout before slots
@@ -157,7 +172,9 @@ class Workspaces:
             path.mkdir(parents=True, exist_ok=True)
             return slot
         self.slots_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.slots_dir, 0o711)
+        for folder in (self.slots_dir, self.slots_dir.parent):  # the sandbox uid passes through both
+            if folder != self.root:
+                os.chmod(folder, 0o711)
         if path.is_mount():
             _umount(path)
         shutil.rmtree(path, ignore_errors=True)
