@@ -127,23 +127,24 @@ class ToolProtocol:
             return ParsedCall("code_interpreter", "code_interpreter", code if isinstance(code, str) else "")
         return call
 
+    def _as_written(self, call: ParsedCall) -> ParsedCall:
+        """The inverse of ``read``: natively, a code call is a ``code_interpreter`` function call."""
+        if self.native and call.kind == "code_interpreter":
+            return ParsedCall("function", CODE_FUNCTION["name"], json.dumps({"code": call.arguments}))
+        return call
+
     def call_text(self, call: ParsedCall) -> str:
         """A call as the model writes it (for counting, and the fallback's replay)."""
-        if self.native and call.kind == "code_interpreter":
-            return call_text(ParsedCall("function", CODE_FUNCTION["name"], json.dumps({"code": call.arguments})))
-        return call_text(call)
+        return call_text(self._as_written(call))
 
     def calls_message(self, calls: list[ParsedCall]) -> tuple[str, dict | None]:
         """An assistant turn that made ``calls``: its text and, natively, its chat fields."""
         text = "\n".join(self.call_text(c) for c in calls)
         if not self.native:
             return text, None
-        tool_calls = []
-        for c in calls:
-            name, args = (CODE_FUNCTION["name"], {"code": c.arguments}) if c.kind == "code_interpreter" \
-                else (c.name, _arguments(c.arguments))
-            tool_calls.append({"type": "function", "function": {"name": name, "arguments": args}})
-        return text, {"content": "", "tool_calls": tool_calls}
+        written = [self._as_written(c) for c in calls]
+        return text, {"content": "", "tool_calls": [
+            {"type": "function", "function": {"name": c.name, "arguments": _arguments(c.arguments)}} for c in written]}
 
     def result_message(self, name: str, output: str) -> tuple[str, dict | None]:
         """A tool's result as the model reads it: its text and, natively, its chat fields."""
