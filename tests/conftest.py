@@ -24,7 +24,9 @@ os.environ.setdefault("LOCAL_ASSISTANTS_HOME", str(REPO))
 # folders are not, so tests keep theirs where the runtime keeps the repository's.
 _PLACE = locate(Settings(home=REPO))
 KERNEL_PYTHON = _PLACE.kernel_python
-SANDBOX_ROOT = _PLACE.sandbox_dir / ".tests"
+# One folder per test session: two sessions on one checkout (a second terminal, an editor
+# running tests) must not wipe each other's kernels' folders.
+SANDBOX_ROOT = _PLACE.sandbox_dir / ".tests" / str(os.getpid())
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:
@@ -37,9 +39,22 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
 def _clean_test_sandboxes():
     import shutil
 
-    shutil.rmtree(SANDBOX_ROOT, ignore_errors=True)
+    if SANDBOX_ROOT.parent.is_dir():  # folders of sessions that died, never a live one's
+        for folder in SANDBOX_ROOT.parent.iterdir():
+            if not (folder.name.isdigit() and _process_alive(int(folder.name))):
+                shutil.rmtree(folder, ignore_errors=True)
     yield
     shutil.rmtree(SANDBOX_ROOT, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def sdk_client(base_url: str, **kwargs) -> openai.OpenAI:

@@ -4,7 +4,7 @@ Each check is a ``Finding``: ``ok``, ``info``, ``warn`` or ``fail``, with the on
 command that fixes a problem.  A ``fail`` is something a run needs (the default
 model, the sandbox, llama.cpp): ``doctor`` then exits with status 1.  Checking
 changes nothing on disk, except the empty probe folder the sandbox check runs in
-(the one a runtime makes at start, ``<kernels' folders>/.probe``).
+(the one a runtime makes at start, under ``<kernels' folders>/.probe``).
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ def check_models(settings: Settings, *, verify: bool = True) -> list[Finding]:
 
 def check_sandbox(settings: Settings, place: kernel_env.KernelPlace) -> list[Finding]:
     from .adapters.sandbox import SandboxSpec, check_available
+    from .adapters.uid_lease import UidLease
 
     section = "code interpreter"
     if settings.unsafe_kernel:
@@ -154,8 +155,10 @@ def check_sandbox(settings: Settings, place: kernel_env.KernelPlace) -> list[Fin
             spec = SandboxSpec(kernel_python=python)
             try:
                 kernel_env.prepare(place)
-                why = check_available(spec, place.sandbox_dir / ".probe", settings.kernel_uid_base)
-                why = why or _sandboxed_imports(spec, place.sandbox_dir / ".probe", settings.kernel_uid_base)
+                with UidLease.acquire(settings.kernel_uid_base, 1) as lease:  # a server may be running
+                    probe = place.sandbox_dir / ".probe" / str(lease.base)
+                    why = check_available(spec, probe, lease.base)
+                    why = why or _sandboxed_imports(spec, probe, lease.base)
             except (OSError, kernel_env.KernelEnvError) as err:
                 why = str(err)
             if why is None:

@@ -125,7 +125,7 @@ class Runtime:
                 return (f"The code interpreter's Python ({spec.kernel_python}) is missing: run "
                         "`local-assistants setup` (`make install` in the repository), or set "
                         "LOCAL_ASSISTANTS_KERNEL_PYTHON.")
-            return check_available(spec, self.kernel_place.sandbox_dir / ".probe", self.settings.kernel_uid_base)
+            return check_available(spec, self.kernels.probe_dir, self.kernels.probe_uid)
 
         self.code_interpreter = CodeInterpreter(
             self.kernels, self.files, self.store, timeout_s=self.settings.code_timeout_s,

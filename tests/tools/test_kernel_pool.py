@@ -82,3 +82,45 @@ def test_kernels_run_under_a_sandbox_root_too_deep_for_a_socket_path(tmp_path):
         assert kernel.execute("print(6 * 7)").logs == "42"
     finally:
         p.close()
+
+
+def test_runtimes_sharing_a_root_or_nested_in_it_never_break_each_others_kernels(tmp_path):
+    """A server and a script on one home (or a benchmark under the server's root) run at
+    once: each has its own uids, and starting or closing one leaves the other's kernels,
+    folders and environment alone (a second runtime's start-up cleaning once unmounted
+    every mount under its root: "mount point does not exist", "the kernel exited")."""
+    spec = SandboxSpec(kernel_python=KERNEL_PYTHON)
+    outer = SANDBOX_ROOT / f"shared-{tmp_path.name}"
+    first = KernelPool(spec, outer / "inner", pool_size=0, max_kernels=1)
+    try:
+        kernel, _ = first.kernel_for("thread_first")
+        assert kernel.execute("open('kept.txt', 'w').write('x'); print(6 * 7)").logs == "42"
+        for root in (outer, outer / "inner"):  # a runtime at the parent root, then at the same root
+            other = KernelPool(spec, root, pool_size=0, max_kernels=1)
+            try:
+                assert not set(other.uids) & set(first.uids) and other.probe_uid != first.probe_uid
+                theirs, _ = other.kernel_for("thread_other")
+                assert theirs.execute("print(1 + 1)").logs == "2"
+            finally:
+                other.close()
+            assert kernel.alive() and kernel.execute("print(open('kept.txt').read())").logs == "x"
+        again, fresh = first.kernel_for("thread_new")  # the first can still start kernels
+        assert fresh and again.execute("print(3 * 3)").logs == "9"
+    finally:
+        first.close()
+
+
+def test_each_runtime_takes_its_own_uid_block_and_a_closed_ones_is_free_again(tmp_path):
+    from local_assistants.adapters.uid_lease import BLOCK, UidLease
+
+    folder = tmp_path / "locks"
+    a = UidLease.acquire(70000, 5, folder)
+    b = UidLease.acquire(70000, 5, folder)
+    assert (a.base, b.base) == (70000, 70000 + BLOCK) and list(a.uids) == list(range(70000, 70005))
+    a.release()
+    c = UidLease.acquire(70000, 5, folder)
+    assert c.base == 70000
+    with pytest.raises(ValueError):
+        UidLease.acquire(70000, BLOCK + 1, folder)
+    b.release()
+    c.release()

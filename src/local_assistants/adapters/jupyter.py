@@ -32,6 +32,7 @@ from jupyter_client.blocking.client import BlockingKernelClient
 from . import kernel_output
 from .kernel_output import Execution, ExecutionOutput, receive
 from .sandbox import CONN_DIR, DATA_DIR, CpuGroup, SandboxSpec, restore_priority
+from .uid_lease import UidLease
 from .workspace import THREAD_DISK_BYTES, THREAD_DISK_INODES, Slot, Workspaces
 
 log = logging.getLogger(__name__)
@@ -335,12 +336,16 @@ class KernelPool:
         self.pool_size = pool_size
         self.max_kernels = max_kernels
         self.idle_timeout = idle_timeout
-        self.uids = list(range(uid_base, uid_base + max_kernels + pool_size + 1))
+        # A block of uids of this pool's own (another runtime may run beside it): its kernels'
+        # (live, pre-started, and one being freed), and the last for the sandbox probe.
+        self.lease = UidLease.acquire(uid_base, max_kernels + pool_size + 2)
+        self.uids = list(self.lease.uids)[:-1]
+        self.probe_uid = self.lease.uids[-1]
         self._slot_uids: set[int] = set()
         """Uids whose slot is open: handed out, and not yet closed by ``_drop`` (a kernel
         dropped outside the lock still holds its slot until then)."""
-        self.workspaces = Workspaces(self.root, sandboxed=not spec.unsafe, disk_bytes=disk_bytes,
-                                     disk_inodes=disk_inodes)
+        self.workspaces = Workspaces(self.root, sandboxed=not spec.unsafe, uids=self.lease.uids,
+                                     disk_bytes=disk_bytes, disk_inodes=disk_inodes)
         self.context = zmq.Context()
         kernel_output.configure(self.context)
         self.launcher = ProcessLauncher()
@@ -355,6 +360,11 @@ class KernelPool:
     def clean_stale(self) -> None:
         """Mounts, connection files and sockets left by a previous process."""
         self.workspaces.clean_stale()
+
+    @property
+    def probe_dir(self) -> Path:
+        """Where this pool checks that the sandbox runs (its own: other runtimes probe too)."""
+        return self.root / ".probe" / str(self.probe_uid)
 
     # -- kernels ----------------------------------------------------------------
     def _free_uid(self) -> int:
@@ -528,6 +538,7 @@ class KernelPool:
                 log.exception("could not stop a kernel")
         self.workspaces.close()
         self.launcher.close()
+        self.lease.release()
         # destroy, not term: term waits for every socket to be closed, and a kernel that a
         # refill thread was still starting when the pool closed may have opened one after
         # its drop (a closing server then hung in term).

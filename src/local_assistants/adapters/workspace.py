@@ -6,7 +6,7 @@ Under the sandbox root::
         jupyter/           the kernel's connection file and sockets   -> /run/jupyter
         data/              where the thread's disk is mounted          -> /mnt/data
     .disks/<thread>.ext4   each thread's folder: a sparse ext4 image of THREAD_DISK_BYTES
-    .env/                  the kernel's Python environment, read-only  -> /opt/kernel
+    .envs/<uid block>/     the kernel's Python environment, read-only  -> /opt/kernel
     <thread>/              thread folders where no disk image can be made (no quota)
 
 **The quota is the file system's size**: a thread's code that fills its
@@ -19,6 +19,11 @@ per thread.)
 before the kernel starts and bubblewrap binds ``data/`` as a slave, so the
 thread's disk, mounted on ``data/`` by the host when a thread takes the kernel,
 appears at ``/mnt/data`` inside.  The kernel then changes into it.
+
+**Several runtimes may share a root** (a server and a script on one home): each
+owns only the slots of its block of uids (see ``uid_lease``) and its own
+environment overlay, and cleans only those at start, so it never unmounts a live
+runtime's kernels' folders.
 
 **No host path shows inside**: each bind's source is the root (or a child) of a
 file system of its own, so ``/proc/self/mountinfo`` shows ``/`` or ``/data``
@@ -78,9 +83,12 @@ _LONGEST_SOCKET = "/4294967295/jupyter/k-9999"  # <uid>/jupyter/<a kernel's sock
 
 
 class Workspaces:
-    def __init__(self, root: Path, *, sandboxed: bool, disk_bytes: int = THREAD_DISK_BYTES,
+    def __init__(self, root: Path, *, sandboxed: bool, uids: range, disk_bytes: int = THREAD_DISK_BYTES,
                  disk_inodes: int = THREAD_DISK_INODES):
+        """``uids``: this runtime's block (its lease); their slots and its environment
+        overlay are its own, everything else under ``root`` may be another runtime's."""
         self.root = Path(root)
+        self.uids = uids
         self.sandboxed = sandboxed
         self.disk_bytes = disk_bytes
         self.disk_inodes = disk_inodes
@@ -105,7 +113,7 @@ class Workspaces:
 
     @property
     def env_mount(self) -> Path:
-        return self.root / ".env"
+        return self.root / ".envs" / str(self.uids.start)
 
     def disk_image(self, thread_id: str) -> Path:
         return self.disks_dir / f"{_thread_name(thread_id)}.ext4"
@@ -120,14 +128,17 @@ class Workspaces:
 
     # -- start and end ------------------------------------------------------------
     def clean_stale(self) -> None:
-        """Mounts and slots left by a process that died: unmounted and removed."""
+        """What a dead runtime left with this block of uids (its slots' mounts, its
+        environment overlay): unmounted and removed.  Nothing else under the root is
+        touched: another live runtime may be using it."""
         self.root.mkdir(parents=True, exist_ok=True)
-        stale = {*_mounts_below(self.root), *_mounts_below(self.slots_dir)}
-        for mount_point in sorted(stale, key=lambda p: -len(str(p))):
+        own = [(self.slots_dir / str(uid)).absolute() for uid in self.uids] + [self.env_mount.absolute()]
+        stale = [m for m in _mounts_below(self.root) + _mounts_below(self.slots_dir)
+                 if any(m == place or place in m.parents for place in own)]
+        for mount_point in sorted(set(stale), key=lambda p: -len(str(p))):
             _umount(mount_point)
-        shutil.rmtree(self.slots_dir, ignore_errors=True)
-        shutil.rmtree(self.root / ".kernels", ignore_errors=True)  # the layout before slots
-        shutil.rmtree(self.root / ".pool", ignore_errors=True)
+        for place in own:
+            shutil.rmtree(place, ignore_errors=True)
 
     def close(self) -> None:
         with self._lock:
