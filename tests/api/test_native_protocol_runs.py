@@ -118,3 +118,33 @@ def test_only_the_first_code_of_a_run_is_taken_from_an_answer(la, client, tutor)
     assert [s.type for s in steps_of(client, thread.id, run.id)] == ["tool_calls", "message_creation"]
     message = client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id).data[0]
     assert message.content[0].text.value == answer
+
+
+def test_a_follow_up_run_sees_the_code_earlier_runs_ran_where_they_ran_it(la, client, tutor):
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "What is 437 * 289?"}])
+    script(la, '<tool_call>\n{"name": "code_interpreter", "arguments": {"code": "print(437 * 289)"}}\n</tool_call>',
+           "437 * 289 = 126293.")
+    first = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=tutor.id)
+    assert first.status == "completed", first.last_error
+    # A second run whose code sits in its answer: message, code, message.
+    client.beta.threads.messages.create(thread_id=thread.id, role="user", content="Now add 7 to that result.")
+    script(la, "Adding 7:\n```python\nprint(126293 + 7)\n```", "126293 + 7 = 126300.")
+    second = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=tutor.id)
+    assert second.status == "completed", second.last_error
+    client.beta.threads.messages.create(thread_id=thread.id, role="user", content="And double it?")
+    script(la, "252600.")
+    third = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=tutor.id)
+    assert third.status == "completed", third.last_error
+    prompt = la.scripted.prompts[-1]
+    call = ('<tool_call>\n{"name": "code_interpreter", "arguments": {"code": "%s"}}'
+            '\n</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\n%s\n</tool_response><|im_end|>\n')
+    expected = ["<|im_start|>user\nWhat is 437 * 289?<|im_end|>\n",
+                "<|im_start|>assistant\n" + call % ("print(437 * 289)", "126293"),
+                "<|im_start|>assistant\n437 * 289 = 126293.<|im_end|>\n",
+                "<|im_start|>user\nNow add 7 to that result.<|im_end|>\n",
+                "<|im_start|>assistant\nAdding 7:\n" + call % ("print(126293 + 7)", "126300"),
+                "<|im_start|>assistant\n126293 + 7 = 126300.<|im_end|>\n",
+                "<|im_start|>user\nAnd double it?<|im_end|>\n"]
+    at = [prompt.find(part) for part in expected]
+    assert -1 not in at, [part for part, i in zip(expected, at) if i < 0]
+    assert at == sorted(at), "earlier runs' tool work comes back where it was made"

@@ -506,6 +506,28 @@ def test_last_messages_counts_items_and_never_splits_a_group():
     assert [i.id for i in window.items] == ["c1", "o1", "m3", "m4"]
 
 
+
+def test_an_earlier_runs_tool_work_is_history_not_messages_nor_the_newest_input():
+    # A run with no new user message after an earlier run that called a tool: the earlier
+    # call's output (a "user" item for the window) is not the newest input, and
+    # last_messages counts only the messages around it.
+    thread = [item("m0", "user", 5), replace(item("c1", "assistant", 5, group="t"), replayed=True),
+              replace(item("o1", "user", 5, group="t"), replayed=True), item("m3", "assistant", 5)]
+    window = build_window(fixed_tokens=0, newest_first=reversed(thread), budget=1000,
+                          first_user=replace(thread[0], first_user=True), count=count)
+    assert [i.id for i in window.items] == ["m0", "c1", "o1", "m3"]
+    window = build_window(fixed_tokens=0, newest_first=reversed(thread), budget=12, count=count)
+    # The newest real user message is the one always sent; the tool group does not fit.
+    assert [i.id for i in window.items] == ["m0", "m3"]
+    strategy = Strategy(type="last_messages", last_messages=2)
+    window = build_window(fixed_tokens=0, newest_first=reversed(thread), budget=1000, strategy=strategy,
+                          count=count)
+    assert [i.id for i in window.items] == ["m0", "c1", "o1", "m3"]
+    strategy = Strategy(type="last_messages", last_messages=1)
+    window = build_window(fixed_tokens=0, newest_first=reversed(thread), budget=1000, strategy=strategy,
+                          count=count)
+    assert [i.id for i in window.items] == ["m3"]
+
 def test_first_user_is_the_newest_user_message():
     thread = [item("m0", "user", 10), item("m1", "assistant", 10)]
     window = build_window(fixed_tokens=0, newest_first=reversed(thread), budget=100,

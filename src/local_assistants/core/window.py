@@ -19,7 +19,9 @@ result is deterministic.
 Retrieved file-search chunks, tool calls and code-interpreter outputs are items
 too: what the current run produced comes newest in ``newest_first`` (see
 ``ThreadHistory.newest_first(run_items=...)``), so it passes through the same
-budget, right after the newest user message in priority.
+budget, right after the newest user message in priority.  Earlier runs' tool
+calls and outputs come back ``replayed`` between those runs' messages, as plain
+history.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class WindowItem:
     tool calls and results themselves: ``{"role": "tool"}`` for a tool result (the window
     still treats it as input, like a user item), ``{"content": "", "tool_calls": [...]}``
     for an assistant's calls (``text`` is then their rendering, for counting)."""
+    replayed: bool = False
+    """An earlier run's tool call or output, replayed where that run made it: context for
+    later turns, never the newest input, and not a message for ``last_messages``."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ def build_window(
     newer: list[list[WindowItem]] = []
     user_group: list[WindowItem] | None = None
     for group in groups:
-        if any(i.role == "user" for i in group):
+        if any(i.role == "user" and not i.replayed for i in group):
             user_group = group
             break
         newer.append(group)
@@ -178,7 +183,8 @@ def _size(group: Sequence[WindowItem]) -> int:
 
 
 def _groups(newest_first: Iterable[WindowItem], strategy: Strategy) -> Iterator[list[WindowItem]]:
-    """Newest-first groups of items; ``last_messages`` stops after n items, never inside a group."""
+    """Newest-first groups of items; ``last_messages`` stops after n items (replayed tool
+    items are not messages and not counted), never inside a group."""
     limit = strategy.last_messages if strategy.type == "last_messages" else None
     taken = 0
     current: list[WindowItem] = []
@@ -192,7 +198,7 @@ def _groups(newest_first: Iterable[WindowItem], strategy: Strategy) -> Iterator[
             yield list(reversed(current))
             current = []
         current.append(item)
-        taken += 1
+        taken += 0 if item.replayed else 1
     if current:
         yield list(reversed(current))
 

@@ -21,7 +21,7 @@ from ..core.toolcalls import AnswerCode, CallStream, ParsedCall
 from ..tools import file_search
 from ..tools.annotations import link_files
 from ..tools.functions import (MAX_TOOL_ROUNDS, SUPPORTED_TOOLS, generate_turn, plan_turn, replay_items,
-                               system_messages)
+                               replayed_items, system_messages)
 from .history import ThreadHistory
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,8 @@ class RunExecutor:
                                                                        tools=tools)))
         reserve = run["max_completion_tokens"] or self.default_max_completion_tokens
         budget = budget_for(model.n_ctx, min(reserve, model.n_ctx // 2), run["max_prompt_tokens"])
-        history = ThreadHistory(self.store, run["thread_id"], model.name, count, overhead)
+        history = ThreadHistory(self.store, run["thread_id"], model.name, count, overhead, current_run=run["id"],
+                                replay=lambda steps: replayed_items(steps, count, overhead, plan.protocol))
         strategy = Strategy.from_request(run.get("truncation_strategy"))
         shrink = 0
         while True:

@@ -3,6 +3,11 @@
 Token counts are per tokenizer and computed once per message: looked up in the
 store's token-count table and, when missing, counted and stored.  Building a
 window therefore never re-tokenizes history and never loads a whole thread.
+
+Earlier runs' tool calls and outputs (the code a run ran and what it printed, a
+function's submitted output) come back where the run made them, just before the
+run's message that followed them, so a follow-up turn can build on what an earlier
+one computed.  ``replay`` turns a run's steps into those items.
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ PAGE = 64
 
 
 class ThreadHistory:
-    def __init__(self, store, thread_id: str, tokenizer_key: str, count: Callable[[str], int], overhead: int):
+    def __init__(self, store, thread_id: str, tokenizer_key: str, count: Callable[[str], int], overhead: int,
+                 replay: Callable[[list[dict]], list[WindowItem]] | None = None, current_run: str | None = None):
         self.store = store
         self.thread_id = thread_id
         self.tokenizer_key = tokenizer_key
         self.count = count
         self.overhead = overhead
+        self.replay = replay
+        self.current_run = current_run  # its own tool work comes as run_items
+        self._steps: dict[str, list[dict]] = {}
 
     def newest_first(self, run_items: Sequence[WindowItem] = ()) -> Iterator[WindowItem]:
         """The thread's items, newest first, preceded by ``run_items``.
@@ -38,8 +47,9 @@ class ThreadHistory:
                                                          where={"thread_id": self.thread_id}))
             if not page.data:
                 return
-            items = self._items(page.data)
-            yield from items
+            for message, item in zip(page.data, self._items(page.data)):
+                yield item
+                yield from reversed(self._replayed_before(message))
             if not page.has_more:
                 return
             after = page.data[-1]["id"]
@@ -50,6 +60,24 @@ class ThreadHistory:
             return None
         item = self._items(page.data)[0]
         return WindowItem(id=item.id, role=item.role, text=item.text, tokens=item.tokens, first_user=True)
+
+    def _replayed_before(self, message: dict) -> list[WindowItem]:
+        """An earlier run's tool items (oldest first) between its previous message and ``message``."""
+        run_id = message.get("run_id")
+        if self.replay is None or message["role"] != "assistant" or not run_id or run_id == self.current_run:
+            return []
+        steps = self._steps.get(run_id)
+        if steps is None:
+            steps = self._steps[run_id] = self.store.find("run_steps", run_id=run_id)
+        before: list[dict] = []
+        for step in steps:
+            if step["type"] != "message_creation":
+                before.append(step)
+            elif step["step_details"]["message_creation"]["message_id"] == message["id"]:
+                return self.replay(before) if before else []
+            else:
+                before = []
+        return []
 
     def _items(self, messages: list[dict]) -> list[WindowItem]:
         """Items for a page of messages; counts missing for this tokenizer are counted and stored."""

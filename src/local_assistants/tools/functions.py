@@ -4,7 +4,7 @@ and how a run's earlier calls and outputs are replayed to the model."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..core import grammar as G
 from ..core.toolcalls import ParsedCall, ToolProtocol
@@ -128,6 +128,14 @@ def replay_items(steps: list[dict], count, overhead: int, search_budget: int = 2
             items.append(WindowItem(f"{step['id']}:{c['id']}", "user", text, count(text) + overhead,
                                     group=step["id"], chat=chat))
     return items
+
+
+def replayed_items(steps: list[dict], count, overhead: int, protocol: ToolProtocol) -> list[WindowItem]:
+    """An earlier run's code and function calls with their outputs, as history: its file
+    searches are left out (the run's answer carries what it found, with citations)."""
+    kept = [s for s in steps if not any(c["type"] == "file_search"
+                                        for c in (s.get("step_details") or {}).get("tool_calls") or [])]
+    return [replace(item, replayed=True) for item in replay_items(kept, count, overhead, 0, protocol)]
 
 
 def _search_items(step: dict, calls: list[dict], count, overhead: int, budget: int,
