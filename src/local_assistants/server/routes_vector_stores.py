@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from ..core import validation as v
 from ..errors import InvalidRequestError
 from . import schemas as s
-from .app import json_body
-from .common import call, page_params, query, runtime
+from .requests import call, json_body, page_params, query, runtime, with_poll_hint
 
 router = APIRouter()
 SEARCH_RANKERS = s.SEARCH_RANKERS
 VectorStore, VectorStoreFile, Batch = s.sdk.VectorStore, s.sdk_vs.VectorStoreFile, s.sdk_vs.VectorStoreFileBatch
-
-
-def _polled(request: Request, obj: dict) -> JSONResponse:
-    # The SDK's polling helpers (upload_and_poll, create_and_poll) sleep for this long between GETs.
-    ms = runtime(request).settings.poll_after_ms
-    return JSONResponse(obj, headers={"openai-poll-after-ms": str(ms)})
 
 
 def _files_page(request: Request) -> dict:
@@ -92,7 +84,7 @@ async def search_vector_store(vector_store_id: str, request: Request):
 @router.post("/vector_stores/{vector_store_id}/files", **s.doc(body=s.ATTACH_FILE, returns=VectorStoreFile))
 async def attach_file(vector_store_id: str, request: Request):
     body = await json_body(request, s.ATTACH_FILE)
-    return _polled(request, await call(runtime(request).vector_stores.attach_file, vector_store_id, **body))
+    return with_poll_hint(request, await call(runtime(request).vector_stores.attach_file, vector_store_id, **body))
 
 
 @router.get("/vector_stores/{vector_store_id}/files",
@@ -104,7 +96,7 @@ async def list_files(vector_store_id: str, request: Request):
 
 @router.get("/vector_stores/{vector_store_id}/files/{file_id}", **s.doc(returns=VectorStoreFile))
 async def retrieve_file(vector_store_id: str, file_id: str, request: Request):
-    return _polled(request, await call(runtime(request).vector_stores.retrieve_file, vector_store_id, file_id))
+    return with_poll_hint(request, await call(runtime(request).vector_stores.retrieve_file, vector_store_id, file_id))
 
 
 @router.post("/vector_stores/{vector_store_id}/files/{file_id}", **s.doc(body=s.UPDATE_FILE, returns=VectorStoreFile))
@@ -127,12 +119,12 @@ async def file_content(vector_store_id: str, file_id: str, request: Request):
 @router.post("/vector_stores/{vector_store_id}/file_batches", **s.doc(body=s.CREATE_BATCH, returns=Batch))
 async def create_batch(vector_store_id: str, request: Request):
     body = await json_body(request, s.CREATE_BATCH)
-    return _polled(request, await call(runtime(request).vector_stores.create_batch, vector_store_id, **body))
+    return with_poll_hint(request, await call(runtime(request).vector_stores.create_batch, vector_store_id, **body))
 
 
 @router.get("/vector_stores/{vector_store_id}/file_batches/{batch_id}", **s.doc(returns=Batch))
 async def retrieve_batch(vector_store_id: str, batch_id: str, request: Request):
-    return _polled(request, await call(runtime(request).vector_stores.retrieve_batch, vector_store_id, batch_id))
+    return with_poll_hint(request, await call(runtime(request).vector_stores.retrieve_batch, vector_store_id, batch_id))
 
 
 @router.post("/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel", **s.doc(body=s.EMPTY, returns=Batch))
