@@ -22,13 +22,16 @@ from .ids import Clock, system_clock
 from .services.assistants import AssistantsService
 from .services.events import EventBus
 from .services.executor import RunExecutor
+from .services.file_batches import FileBatchesService
 from .services.files import FilesService
 from .services.messages import MessagesService
 from .services.models import ModelFetcher, ModelPool
 from .services.runs import RunsService
 from .services.threads import ThreadsService
 from .services.indexes import IndexCache
-from .services.ingestion import IngestionWorker
+from .services.ingestion import Ingester, IngestionWorker
+from .services.search import SearchService
+from .services.vector_store_files import VectorStoreFilesService
 from .services.vector_stores import VectorStoresService
 from .services.worker import RunWorker
 from .tools.code_interpreter import CodeInterpreter
@@ -138,7 +141,7 @@ class Runtime:
                                     publish=self.events.publish,
                                     requires_action_expiry_s=self.settings.requires_action_expiry_s,
                                     code_interpreter=self.code_interpreter,
-                                    vector_stores=self.vector_stores)
+                                    search=self.search)
         self.worker = RunWorker(self.executor, housekeeping=[self.kernels.reap_idle])
         self.runs.enqueue = self.worker.enqueue
         self.runs.check_model = self._check_requested_model
@@ -164,9 +167,9 @@ class Runtime:
                         resolved.entry.name, self.settings.models_dir, fetch.command(resolved.entry.name))
 
     def _build_file_search(self) -> None:
-        """Vector stores: the embedder (lazy: torch loads on the first embedding, never for a
-        runtime that does not search files), one FAISS index per store beside the database,
-        and the ingestion worker's thread."""
+        """Vector stores, their files and file batches, search and ingestion: the embedder
+        (lazy: torch loads on the first embedding, never for a runtime that does not search
+        files), one FAISS index per store beside the database, and the ingestion worker's thread."""
         self.embedder = SentenceTransformerEmbedder()
         dim = self.embedder.dimension
         self.vector_indexes = IndexCache(self.store, self.settings.data_dir / "vector_index", dim,
@@ -175,15 +178,20 @@ class Runtime:
         s = self.settings
         limits = ParseLimits(max_text_chars=s.max_file_text_chars, max_extracted_bytes=s.max_extracted_bytes,
                              max_ratio=s.max_compression_ratio)
-        self.vector_stores = VectorStoresService(self.store, self.files, self.embedder,
-                                                 functools.partial(parse_file, limits=limits),
-                                                 self.vector_indexes, self.files.clock)
-        self.vector_stores.max_file_tokens = s.max_file_tokens
-        self.vector_stores.max_file_chunks = s.max_file_chunks
-        self.vector_stores.max_ingest_attempts = s.max_ingest_attempts
-        self.ingestion = IngestionWorker(self.vector_stores)
-        self.vector_stores.enqueue = self.ingestion.enqueue
-        self.files.on_delete.append(self.vector_stores.forget_file)
+        parse = functools.partial(parse_file, limits=limits)
+        clock = self.files.clock
+        self.vector_stores = VectorStoresService(self.store, self.vector_indexes, clock)
+        self.vector_store_files = VectorStoreFilesService(self.store, self.vector_stores, self.files, parse,
+                                                          self.vector_indexes, clock)
+        self.vector_stores.vector_store_files = self.vector_store_files
+        self.file_batches = FileBatchesService(self.store, self.vector_stores, self.vector_store_files, clock)
+        self.search = SearchService(self.store, self.vector_stores, self.embedder, self.vector_indexes)
+        self.ingester = Ingester(self.store, self.files, parse, self.embedder, self.vector_indexes,
+                                 self.vector_stores, self.vector_store_files, max_file_tokens=s.max_file_tokens,
+                                 max_file_chunks=s.max_file_chunks, max_ingest_attempts=s.max_ingest_attempts)
+        self.ingestion = IngestionWorker(self.ingester)
+        self.vector_store_files.enqueue = self.ingestion.enqueue
+        self.files.on_delete.append(self.vector_store_files.forget_file)
         self.messages.vector_stores = self.vector_stores
         self.assistants.vector_stores = self.vector_stores
 

@@ -102,9 +102,9 @@ def runtime(tmp_path_factory):
 def ingest(rt, name: str, text: str, **attach) -> tuple[str, str]:
     f = rt.files.create(file=io.BytesIO(text.encode()), filename=name, purpose="assistants")
     vs = rt.vector_stores.create(name=name)
-    rt.vector_stores.attach_file(vs["id"], file_id=f["id"], **attach)
+    rt.vector_store_files.create(vs["id"], file_id=f["id"], **attach)
     assert rt.ingestion.wait_idle(300)
-    assert rt.vector_stores.retrieve_file(vs["id"], f["id"])["status"] == "completed"
+    assert rt.vector_store_files.retrieve(vs["id"], f["id"])["status"] == "completed"
     # every vector of the store is in its index exactly once
     assert sorted(rt.vector_indexes.get(vs["id"]).ids().tolist()) == sorted(
         vector_ids(rt.store.chunk_slots(vs["id"])).tolist())
@@ -123,14 +123,14 @@ def test_index_is_rebuilt_from_sqlite_after_its_file_is_deleted(runtime):
     vs_id, _ = ingest(rt, "facts.txt", "\n\n".join(FACTS),
                       chunking_strategy={"type": "static", "static": {"max_chunk_size_tokens": 100,
                                                                       "chunk_overlap_tokens": 0}})
-    before = [(r.chunk_id, r.score) for r in rt.vector_stores.search([vs_id], "cats on an island", touch=False)]
+    before = [(r.chunk_id, r.score) for r in rt.search.search([vs_id], "cats on an island", touch=False)]
     rt.vector_indexes.flush()
     path = rt.vector_indexes.path(vs_id)
     assert path.is_file()
     path.unlink()
     rt.vector_indexes.forget()
     rebuilds = rt.vector_indexes.rebuilds
-    after = [(r.chunk_id, r.score) for r in rt.vector_stores.search([vs_id], "cats on an island", touch=False)]
+    after = [(r.chunk_id, r.score) for r in rt.search.search([vs_id], "cats on an island", touch=False)]
     assert rt.vector_indexes.rebuilds == rebuilds + 1
     assert after == before
     assert path.is_file()  # saved again
@@ -141,20 +141,20 @@ def test_index_that_disagrees_with_the_store_is_rebuilt(runtime):
     vs_id, file_id = ingest(rt, "facts2.txt", "\n\n".join(FACTS))
     other = rt.files.create(file=io.BytesIO(b"Penguins live in the southern hemisphere."), filename="p.txt",
                             purpose="assistants")
-    rt.vector_stores.attach_file(vs_id, file_id=other["id"])
+    rt.vector_store_files.create(vs_id, file_id=other["id"])
     assert rt.ingestion.wait_idle(300)
     rt.vector_indexes.flush()
     path = rt.vector_indexes.path(vs_id)
     stale = path.read_bytes()
-    rt.vector_stores.delete_file(vs_id, file_id)  # the store changes; simulate a crash before the flush
+    rt.vector_store_files.delete(vs_id, file_id)  # the store changes; simulate a crash before the flush
     path.write_bytes(stale)
     rt.vector_indexes.forget()
     rebuilds = rt.vector_indexes.rebuilds
-    results = rt.vector_stores.search([vs_id], "cheese festival", touch=False)
+    results = rt.search.search([vs_id], "cheese festival", touch=False)
     assert rt.vector_indexes.rebuilds == rebuilds + 1
     assert [r.file_id for r in results] == [other["id"]]
     assert len(rt.vector_indexes.get(vs_id)) == 1
-    rt.vector_stores.delete_file(vs_id, other["id"])
+    rt.vector_store_files.delete(vs_id, other["id"])
     rt.vector_indexes.flush()
     assert not path.exists()  # an empty store keeps no index file
 
@@ -171,15 +171,15 @@ def test_fact_at_the_end_of_a_1000_word_chunk_is_found(runtime):
     ((seq, n_vectors),) = rt.store.chunk_slots(vs_id)  # one chunk ...
     assert n_vectors >= 4  # ... embedded in several pieces of at most 254 word pieces
     for mode in ("vector", "hybrid"):
-        results = rt.vector_stores.search([vs_id], "Who keeps the vault combination?", mode=mode, touch=False)
+        results = rt.search.search([vs_id], "Who keeps the vault combination?", mode=mode, touch=False)
         assert results and results[0].file_id == file_id
         assert fact in results[0].text
         assert results[0].score > 0.4, mode  # the fact's piece scores, not the filler's
     # without pieces the chunk's vector would be the filler's: far less similar
     head_only = rt.embedder.embed([filler[:1500]])[0]
     q = rt.embedder.embed(["Who keeps the vault combination?"])[0]
-    assert float(head_only @ q) < rt.vector_stores.search([vs_id], "Who keeps the vault combination?",
-                                                          mode="vector", touch=False)[0].score - 0.2
+    assert float(head_only @ q) < rt.search.search([vs_id], "Who keeps the vault combination?",
+                                                   mode="vector", touch=False)[0].score - 0.2
 
 
 def test_orphan_index_files_are_removed_at_start(tmp_path):
@@ -189,7 +189,7 @@ def test_orphan_index_files_are_removed_at_start(tmp_path):
         root.mkdir(parents=True, exist_ok=True)
         (root / "vs_gone.faiss").write_bytes(b"x")
         (root / ".vs_half.faiss.tmp").write_bytes(b"x")
-        rt.vector_stores.check_indexes()
+        rt.ingester.check_indexes()
         assert list(root.iterdir()) == []
 
 
@@ -205,5 +205,5 @@ def test_restart_rebuilds_a_missing_index_in_the_background(tmp_path):
         while not path.is_file() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert path.is_file()  # the worker checked the indexes at start and rebuilt this one
-        results = rt.vector_stores.search([vs_id], "electricity and copper", touch=False)
+        results = rt.search.search([vs_id], "electricity and copper", touch=False)
         assert "Copper" in results[0].text

@@ -7,8 +7,9 @@ import threading
 
 import pytest
 
-from local_assistants.adapters import sqlite_store
-from local_assistants.adapters.sqlite_store import MIGRATIONS, TABLE_COLUMNS, SQLiteStore
+from local_assistants.adapters import sqlite_migrations
+from local_assistants.adapters.sqlite_migrations import MIGRATIONS, TABLE_COLUMNS
+from local_assistants.adapters.sqlite_store import SQLiteStore
 from local_assistants.errors import InvalidRequestError
 from local_assistants.ports import ListQuery
 
@@ -64,6 +65,12 @@ def test_every_table_exists(store):
         assert {"seq", "id", "data", *columns} == cols
 
 
+def test_migration_names_never_change():
+    # Databases record each migration by its function's name: a renamed one would run again.
+    assert [fn.__name__ for fn in MIGRATIONS] == ["_create_object_tables", "_create_token_counts",
+                                                  "_create_vector_store_tables", "_count_ingest_attempts"]
+
+
 def test_migrations_recorded_once_and_not_reapplied(path):
     names = [fn.__name__ for fn in MIGRATIONS]
     s = SQLiteStore(path)
@@ -75,7 +82,7 @@ def test_migrations_recorded_once_and_not_reapplied(path):
     s = SQLiteStore(path)
     try:
         assert s.db.execute("SELECT name, applied_at FROM _migrations ORDER BY name").fetchall() == rows
-        assert sqlite_store.migrate(s.db) == []
+        assert sqlite_migrations.migrate(s.db) == []
         assert s.get("assistants", "obj_1") == _obj(1)  # data survived the reopen
     finally:
         s.close()
@@ -89,7 +96,7 @@ def test_new_migration_is_applied_once(path, monkeypatch):
         calls.append(1)
         db.execute("CREATE TABLE widgets (x)")
 
-    monkeypatch.setattr(sqlite_store, "MIGRATIONS", [*MIGRATIONS, add_widgets])
+    monkeypatch.setattr(sqlite_migrations, "MIGRATIONS", [*MIGRATIONS, add_widgets])
     s = SQLiteStore(path)
     s.close()
     s = SQLiteStore(path)
@@ -108,7 +115,7 @@ def test_failing_migration_leaves_nothing_behind(path, monkeypatch):
         db.execute("CREATE TABLE gadgets (x)")
         raise Boom("migration failed halfway")
 
-    monkeypatch.setattr(sqlite_store, "MIGRATIONS", [*MIGRATIONS, half_done])
+    monkeypatch.setattr(sqlite_migrations, "MIGRATIONS", [*MIGRATIONS, half_done])
     with pytest.raises(Boom):
         SQLiteStore(path)
     other = _other_connection(path)

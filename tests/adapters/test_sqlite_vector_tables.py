@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 import sqlite_utils
 
-from local_assistants.adapters import sqlite_store
+from local_assistants.adapters import sqlite_migrations
 from local_assistants.adapters.sqlite_store import SQLiteStore
 from local_assistants.ports import ListQuery
 
@@ -27,7 +27,7 @@ def test_migration_upgrades_a_database_made_before_it(tmp_path):
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
     db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
     # the database as the first two migrations left it, before file search existed
-    for fn in (sqlite_store._create_object_tables, sqlite_store._create_token_counts):
+    for fn in (sqlite_migrations._create_object_tables, sqlite_migrations._create_token_counts):
         fn(db)
         db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", [fn.__name__])
     db.execute("DROP TABLE vector_stores")  # what _create_object_tables made of the new names

@@ -53,7 +53,7 @@ if len(sys.argv) > 5:  # first start: attach the file; later starts only take up
     store = rt.vector_stores.create(name="crashy")
     with open(sys.argv[5], "rb") as f:
         file = rt.files.create(file=f, filename="long.txt", purpose="assistants")
-    rt.vector_stores.attach_file(store["id"], file_id=file["id"])
+    rt.vector_store_files.create(store["id"], file_id=file["id"])
 print("ready", flush=True)
 time.sleep(600)
 """

@@ -187,15 +187,15 @@ def test_cancel_a_batch(tmp_path):
         rt.ingestion.stop()  # nothing is ingested: the batch stays in progress
         f = rt.files.create(file=io.BytesIO(b"text"), filename="a.txt", purpose="assistants")
         vs = rt.vector_stores.create()
-        batch = rt.vector_stores.create_batch(vs["id"], file_ids=[f["id"]])
+        batch = rt.file_batches.create(vs["id"], file_ids=[f["id"]])
         assert batch["status"] == "in_progress" and batch["file_counts"]["in_progress"] == 1
-        cancelled = rt.vector_stores.cancel_batch(vs["id"], batch["id"])
+        cancelled = rt.file_batches.cancel(vs["id"], batch["id"])
         assert cancelled["status"] == "cancelled"
         assert cancelled["file_counts"]["cancelled"] == 1
-        assert rt.vector_stores.retrieve_file(vs["id"], f["id"])["status"] == "cancelled"
+        assert rt.vector_store_files.retrieve(vs["id"], f["id"])["status"] == "cancelled"
         assert rt.vector_stores.retrieve(vs["id"])["status"] == "completed"
         with pytest.raises(InvalidStateError):
-            rt.vector_stores.cancel_batch(vs["id"], batch["id"])
+            rt.file_batches.cancel(vs["id"], batch["id"])
 
 
 # -- search ----------------------------------------------------------------------------------
@@ -444,9 +444,9 @@ def test_files_left_in_progress_are_ingested_after_a_restart(tmp_path):
         assert rt.vector_stores.retrieve(vs["id"])["status"] == "in_progress"
     with Runtime(settings, start_worker=False) as rt:
         assert rt.ingestion.wait_idle(120)
-        assert rt.vector_stores.retrieve_file(vs["id"], f["id"])["status"] == "completed"
+        assert rt.vector_store_files.retrieve(vs["id"], f["id"])["status"] == "completed"
         assert rt.vector_stores.retrieve(vs["id"])["status"] == "completed"
-        assert rt.vector_stores.search(vs["id"], "crash recovery")[0].file_id == f["id"]
+        assert rt.search.search(vs["id"], "crash recovery")[0].file_id == f["id"]
 
 
 def test_expiry(tmp_path):
@@ -457,15 +457,15 @@ def test_expiry(tmp_path):
         assert vs["expires_at"] == 1_700_000_000 + 86400
         assert rt.ingestion.wait_idle(120)
         now[0] += 3600
-        rt.vector_stores.search(vs["id"], "knowledge")  # activity pushes expiry back
+        rt.search.search(vs["id"], "knowledge")  # activity pushes expiry back
         assert rt.vector_stores.retrieve(vs["id"])["expires_at"] == 1_700_003_600 + 86400
         now[0] += 2 * 86400
         got = rt.vector_stores.retrieve(vs["id"])
         assert got["status"] == "expired"
         with pytest.raises(InvalidStateError):
-            rt.vector_stores.search(vs["id"], "knowledge")
+            rt.search.search(vs["id"], "knowledge")
         with pytest.raises(InvalidStateError):
-            rt.vector_stores.attach_file(vs["id"], file_id=f["id"])
+            rt.vector_store_files.create(vs["id"], file_id=f["id"])
         revived = rt.vector_stores.modify(vs["id"], expires_after={"anchor": "last_active_at", "days": 2})
         assert revived["status"] == "completed"
 

@@ -1,4 +1,5 @@
-"""core/ is pure: no module under it imports the adapters, the server, SQLite, llama.cpp or the web stack."""
+"""core/ is pure: no module under it imports the adapters, the server, SQLite, llama.cpp or the web stack.
+The server's modules import one another without a cycle: route modules never import the app."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ FORBIDDEN = (
     "starlette",
 )
 CORE_MODULES = sorted(CORE_DIR.rglob("*.py"))
+SERVER_DIR = PACKAGE_DIR / "server"
+ROUTE_MODULES = sorted(SERVER_DIR.glob("routes_*.py"))
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -121,3 +124,62 @@ def test_checker_allows_pure_imports(tmp_path, source):
     path = fake_core / "ok.py"
     path.write_text(source + "\n")
     assert not any(_is_forbidden(m) for m in imported_modules(path, root=tmp_path))
+
+
+# -- the server: no import cycle ---------------------------------------------------------------
+
+def import_graph(package_dir: Path, root: Path = PACKAGE_DIR.parent) -> dict[str, set[str]]:
+    """Which modules of a package each of its modules imports, at module level or inside a
+    function.  The package itself is left out: ``from . import x`` names ``x``."""
+    modules = {_module_name(p, root): p for p in sorted(package_dir.glob("*.py")) if p.name != "__init__.py"}
+    return {name: {m for m in imported_modules(path, root) if m in modules and m != name}
+            for name, path in modules.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (its modules in order, the first repeated at the end), or None."""
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> list[str] | None:
+        if name in path:
+            return path[path.index(name):] + [name]
+        if name in done:
+            return None
+        for dep in sorted(graph[name]):
+            cycle = visit(dep, path + [name])
+            if cycle:
+                return cycle
+        done.add(name)
+        return None
+
+    for name in sorted(graph):
+        cycle = visit(name, [])
+        if cycle:
+            return cycle
+    return None
+
+
+def test_server_has_route_modules():
+    assert len(ROUTE_MODULES) >= 6
+
+
+@pytest.mark.parametrize("path", ROUTE_MODULES, ids=lambda p: p.name)
+def test_route_module_does_not_import_the_app(path):
+    assert "local_assistants.server.app" not in imported_modules(path)
+
+
+def test_server_modules_import_no_cycle():
+    assert find_cycle(import_graph(SERVER_DIR)) is None
+
+
+def test_cycle_finder_sees_routes_importing_the_app(tmp_path):
+    server = tmp_path / "local_assistants" / "server"
+    server.mkdir(parents=True)
+    (server / "__init__.py").write_text("from .app import create_app\n")
+    (server / "app.py").write_text("def create_app():\n    from . import routes_x, helpers\n")
+    (server / "helpers.py").write_text("import json\n")
+    (server / "routes_x.py").write_text("from .app import json_body\nfrom .helpers import call\n")
+    assert find_cycle(import_graph(server, root=tmp_path)) == [
+        "local_assistants.server.app", "local_assistants.server.routes_x", "local_assistants.server.app"]
+    (server / "routes_x.py").write_text("from .helpers import call, json_body\n")
+    assert find_cycle(import_graph(server, root=tmp_path)) is None

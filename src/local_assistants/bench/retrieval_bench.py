@@ -53,7 +53,7 @@ def load_gsm8k() -> list[dict]:
 def _ranks(rt: Runtime, vs_id: str, questions: list[str], expected: list[str], mode: str) -> list[int | None]:
     ranks = []
     for q, want in zip(questions, expected):
-        results = rt.vector_stores.search([vs_id], q, max_num_results=10, mode=mode, touch=False)
+        results = rt.search.search([vs_id], q, max_num_results=10, mode=mode, touch=False)
         ids = [r.file_id for r in results]
         ranks.append(ids.index(want) + 1 if want in ids else None)
     return ranks
@@ -73,7 +73,7 @@ def quality(rt: Runtime, items: list[dict]) -> tuple[list[list], list[list]]:
                              purpose="assistants") for i, item in enumerate(items)]
     vs = rt.vector_stores.create(name="gsm8k solutions")
     t0 = time.perf_counter()
-    rt.vector_stores.create_batch(vs["id"], file_ids=[f["id"] for f in files])
+    rt.file_batches.create(vs["id"], file_ids=[f["id"] for f in files])
     rt.ingestion.wait_idle()
     ingest_s = time.perf_counter() - t0
     chunks = len(rt.store.chunk_slots(vs["id"]))
@@ -93,7 +93,7 @@ def long_document(rt: Runtime, items: list[dict]) -> list:
     f = rt.files.create(file=io.BytesIO(text.encode()), filename="gsm8k-all.md", purpose="assistants")
     vs = rt.vector_stores.create(name="one long document")
     t0 = time.perf_counter()
-    rt.vector_stores.attach_file(vs["id"], file_id=f["id"])
+    rt.vector_store_files.create(vs["id"], file_id=f["id"])
     rt.ingestion.wait_idle()
     seconds = time.perf_counter() - t0
     chunks = len(rt.store.chunk_slots(vs["id"]))
@@ -150,10 +150,10 @@ def latency(rt: Runtime, items: list[dict]) -> tuple[list[list], list[list]]:
         index = rt.vector_indexes.get(vs_id)
         full, faiss_ms, fts_ms = [], [], []
         for q in questions[:20]:  # warm-up
-            rt.vector_stores.search([vs_id], q, touch=False)
+            rt.search.search([vs_id], q, touch=False)
         for i, q in enumerate(questions):
             t0 = time.perf_counter()
-            rt.vector_stores.search([vs_id], q, touch=False)
+            rt.search.search([vs_id], q, touch=False)
             full.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
             index.search(qvecs[i], 80)
@@ -166,15 +166,15 @@ def latency(rt: Runtime, items: list[dict]) -> tuple[list[list], list[list]]:
                 rt.store.fts_search(match, [vs_id], limit=80)
             fts_ms.append((time.perf_counter() - t0) * 1000)
         known = _KnownVectors(rt.embedder, dict(zip(questions, qvecs)))
-        rt.vector_stores.embedder = known
+        rt.search.embedder = known
         try:
             retrieval_ms = []
             for q in questions:
                 t0 = time.perf_counter()
-                rt.vector_stores.search([vs_id], q, touch=False)
+                rt.search.search([vs_id], q, touch=False)
                 retrieval_ms.append((time.perf_counter() - t0) * 1000)
         finally:
-            rt.vector_stores.embedder = known.embedder
+            rt.search.embedder = known.embedder
         rows.append([n, "search() hybrid, default 20 results, incl. query embedding", median(full),
                      percentile(full, 95)])
         rows.append([n, "search() hybrid, query vector already computed", median(retrieval_ms),

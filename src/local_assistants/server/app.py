@@ -18,9 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..core import validation as v
 from ..errors import AuthenticationError, InvalidRequestError, LocalAssistantsError, NotFoundError
-from .schemas import Body, Health
+from .schemas import Health
 
 log = logging.getLogger(__name__)
 
@@ -138,16 +137,3 @@ def create_app(runtime) -> FastAPI:
         app.include_router(module.router, prefix="/v1")
     return app
 
-
-async def json_body(request: Request, spec: Body) -> dict[str, Any]:
-    """The request's JSON object, checked as ``spec`` says, refused with OpenAI's wording
-    when malformed, unknown, missing, or unable to be stored and sent back."""
-    raw = await request.body()
-    body: Any = v.parse_json(raw) if raw.strip() else {}
-    if not isinstance(body, dict):
-        raise InvalidRequestError("Invalid request body: expected a JSON object.")
-    v.refuse_unknown(body, spec.fields)
-    for key in spec.required:
-        if body.get(key) is None:
-            raise v.missing(key)
-    return body

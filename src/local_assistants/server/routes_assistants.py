@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request
 
 from ..core import validation as v
 from . import schemas as s
-from .app import json_body
-from .common import call, page_params, runtime
+from .requests import call, json_body, page_params, runtime
 
 router = APIRouter()
 

@@ -9,7 +9,7 @@ from starlette.formparsers import MultiPartException
 from ..core import validation as v
 from ..errors import InvalidRequestError, PayloadTooLargeError, UnknownParameterError
 from . import schemas as s
-from .common import call, query, runtime
+from .requests import call, query, runtime
 
 router = APIRouter()
 FileObject = s.FileObject

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from . import schemas as s
-from .common import call, runtime
+from .requests import call, runtime
 
 router = APIRouter()
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from ..errors import InvalidRequestError
 from ..services.runs import check_include
 from . import schemas as s
-from .app import json_body
-from .common import call, page_params, query, runtime
+from .requests import call, json_body, page_params, query, runtime, with_poll_hint
 from .sse import run_events, sse_response
 
 router = APIRouter()
@@ -25,11 +23,6 @@ def _stream_flag(body: dict) -> bool:
     return bool(stream)
 
 
-def _with_poll_hint(request: Request, obj: dict) -> JSONResponse:
-    ms = runtime(request).settings.poll_after_ms
-    return JSONResponse(obj, headers={"openai-poll-after-ms": str(ms)})
-
-
 @router.post("/threads/{thread_id}/runs", **s.doc(body=s.CREATE_RUN, query=(s.INCLUDE,), returns=Run, stream=True))
 async def create_run(thread_id: str, request: Request):
     rt = runtime(request)
@@ -39,7 +32,7 @@ async def create_run(thread_id: str, request: Request):
     run = await call(rt.runs.create, thread_id, start=False, **body)
     if not stream:
         rt.worker.enqueue(run["id"])
-        return _with_poll_hint(request, run)
+        return with_poll_hint(request, run)
     sub = rt.events.subscribe(run["id"], asyncio.get_running_loop())
     rt.worker.enqueue(run["id"])
     return sse_response(run_events(sub, [("thread.run.created", run), ("thread.run.queued", run)]))
@@ -53,7 +46,7 @@ async def create_thread_and_run(request: Request):
     thread, run = await call(rt.runs.create_thread_and_run, start=False, **body)
     if not stream:
         rt.worker.enqueue(run["id"])
-        return _with_poll_hint(request, run)
+        return with_poll_hint(request, run)
     sub = rt.events.subscribe(run["id"], asyncio.get_running_loop())
     rt.worker.enqueue(run["id"])
     return sse_response(run_events(sub, [("thread.created", thread), ("thread.run.created", run),
@@ -68,7 +61,7 @@ async def list_runs(thread_id: str, request: Request):
 
 @router.get("/threads/{thread_id}/runs/{run_id}", **s.doc(returns=Run))
 async def retrieve_run(thread_id: str, run_id: str, request: Request):
-    return _with_poll_hint(request, await call(runtime(request).runs.retrieve, thread_id, run_id))
+    return with_poll_hint(request, await call(runtime(request).runs.retrieve, thread_id, run_id))
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}", **s.doc(body=s.METADATA_ONLY, returns=Run))
@@ -80,7 +73,7 @@ async def modify_run(thread_id: str, run_id: str, request: Request):
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel", **s.doc(body=s.EMPTY, returns=Run))
 async def cancel_run(thread_id: str, run_id: str, request: Request):
     await json_body(request, s.EMPTY)
-    return _with_poll_hint(request, await call(runtime(request).runs.cancel, thread_id, run_id))
+    return with_poll_hint(request, await call(runtime(request).runs.cancel, thread_id, run_id))
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
@@ -92,7 +85,7 @@ async def submit_tool_outputs(thread_id: str, run_id: str, request: Request):
     run, step = await call(rt.runs.submit_tool_outputs, thread_id, run_id, start=False, **body)
     if not stream:
         rt.worker.enqueue(run_id)
-        return _with_poll_hint(request, run)
+        return with_poll_hint(request, run)
     sub = rt.events.subscribe(run_id, asyncio.get_running_loop())
     rt.worker.enqueue(run_id)
     return sse_response(run_events(sub, [("thread.run.step.completed", step), ("thread.run.queued", run)]))

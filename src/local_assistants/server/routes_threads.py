@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from . import schemas as s
-from .app import json_body
-from .common import call, query, runtime
+from .requests import call, json_body, query, runtime
 
 router = APIRouter()
 Thread, Message = s.sdk_beta.Thread, s.sdk_threads.Message

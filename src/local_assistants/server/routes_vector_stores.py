@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from ..core import validation as v
 from ..errors import InvalidRequestError
 from . import schemas as s
-from .app import json_body
-from .common import call, page_params, query, runtime
+from .requests import call, json_body, page_params, query, runtime, with_poll_hint
 
 router = APIRouter()
 SEARCH_RANKERS = s.SEARCH_RANKERS
 VectorStore, VectorStoreFile, Batch = s.sdk.VectorStore, s.sdk_vs.VectorStoreFile, s.sdk_vs.VectorStoreFileBatch
-
-
-def _polled(request: Request, obj: dict) -> JSONResponse:
-    # The SDK's polling helpers (upload_and_poll, create_and_poll) sleep for this long between GETs.
-    ms = runtime(request).settings.poll_after_ms
-    return JSONResponse(obj, headers={"openai-poll-after-ms": str(ms)})
 
 
 def _files_page(request: Request) -> dict:
@@ -74,7 +66,7 @@ async def search_vector_store(vector_store_id: str, request: Request):
     if body.get("rewrite_query") is not None and not isinstance(body["rewrite_query"], bool):
         raise InvalidRequestError("Invalid type for 'rewrite_query': expected a boolean.", param="rewrite_query")
     max_num_results = body.get("max_num_results")
-    results = await call(runtime(request).vector_stores.search, [vector_store_id], body["query"],
+    results = await call(runtime(request).search.search, [vector_store_id], body["query"],
                          max_num_results=20 if max_num_results is None else max_num_results,
                          score_threshold=threshold, filters=body.get("filters"))
     query = body["query"]
@@ -92,58 +84,58 @@ async def search_vector_store(vector_store_id: str, request: Request):
 @router.post("/vector_stores/{vector_store_id}/files", **s.doc(body=s.ATTACH_FILE, returns=VectorStoreFile))
 async def attach_file(vector_store_id: str, request: Request):
     body = await json_body(request, s.ATTACH_FILE)
-    return _polled(request, await call(runtime(request).vector_stores.attach_file, vector_store_id, **body))
+    return with_poll_hint(request, await call(runtime(request).vector_store_files.create, vector_store_id, **body))
 
 
 @router.get("/vector_stores/{vector_store_id}/files",
             **s.doc(query=s.VS_FILES_PAGE, returns=s.ListPage[VectorStoreFile]))
 async def list_files(vector_store_id: str, request: Request):
-    page = await call(runtime(request).vector_stores.list_files, vector_store_id, **_files_page(request))
+    page = await call(runtime(request).vector_store_files.list, vector_store_id, **_files_page(request))
     return page.to_body()
 
 
 @router.get("/vector_stores/{vector_store_id}/files/{file_id}", **s.doc(returns=VectorStoreFile))
 async def retrieve_file(vector_store_id: str, file_id: str, request: Request):
-    return _polled(request, await call(runtime(request).vector_stores.retrieve_file, vector_store_id, file_id))
+    return with_poll_hint(request, await call(runtime(request).vector_store_files.retrieve, vector_store_id, file_id))
 
 
 @router.post("/vector_stores/{vector_store_id}/files/{file_id}", **s.doc(body=s.UPDATE_FILE, returns=VectorStoreFile))
 async def update_file(vector_store_id: str, file_id: str, request: Request):
     body = await json_body(request, s.UPDATE_FILE)
-    return await call(runtime(request).vector_stores.update_file, vector_store_id, file_id, **body)
+    return await call(runtime(request).vector_store_files.update, vector_store_id, file_id, **body)
 
 
 @router.delete("/vector_stores/{vector_store_id}/files/{file_id}", **s.doc(returns=s.sdk_vs.VectorStoreFileDeleted))
 async def delete_file(vector_store_id: str, file_id: str, request: Request):
-    return await call(runtime(request).vector_stores.delete_file, vector_store_id, file_id)
+    return await call(runtime(request).vector_store_files.delete, vector_store_id, file_id)
 
 
 @router.get("/vector_stores/{vector_store_id}/files/{file_id}/content", **s.doc(returns=s.FileContentPage))
 async def file_content(vector_store_id: str, file_id: str, request: Request):
-    return await call(runtime(request).vector_stores.file_content, vector_store_id, file_id)
+    return await call(runtime(request).vector_store_files.content, vector_store_id, file_id)
 
 
 # -- file batches ------------------------------------------------------------------------
 @router.post("/vector_stores/{vector_store_id}/file_batches", **s.doc(body=s.CREATE_BATCH, returns=Batch))
 async def create_batch(vector_store_id: str, request: Request):
     body = await json_body(request, s.CREATE_BATCH)
-    return _polled(request, await call(runtime(request).vector_stores.create_batch, vector_store_id, **body))
+    return with_poll_hint(request, await call(runtime(request).file_batches.create, vector_store_id, **body))
 
 
 @router.get("/vector_stores/{vector_store_id}/file_batches/{batch_id}", **s.doc(returns=Batch))
 async def retrieve_batch(vector_store_id: str, batch_id: str, request: Request):
-    return _polled(request, await call(runtime(request).vector_stores.retrieve_batch, vector_store_id, batch_id))
+    return with_poll_hint(request, await call(runtime(request).file_batches.retrieve, vector_store_id, batch_id))
 
 
 @router.post("/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel", **s.doc(body=s.EMPTY, returns=Batch))
 async def cancel_batch(vector_store_id: str, batch_id: str, request: Request):
     await json_body(request, s.EMPTY)
-    return await call(runtime(request).vector_stores.cancel_batch, vector_store_id, batch_id)
+    return await call(runtime(request).file_batches.cancel, vector_store_id, batch_id)
 
 
 @router.get("/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
             **s.doc(query=s.VS_FILES_PAGE, returns=s.ListPage[VectorStoreFile]))
 async def list_batch_files(vector_store_id: str, batch_id: str, request: Request):
-    page = await call(runtime(request).vector_stores.list_batch_files, vector_store_id, batch_id,
+    page = await call(runtime(request).file_batches.list_files, vector_store_id, batch_id,
                       **_files_page(request))
     return page.to_body()

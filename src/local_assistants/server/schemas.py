@@ -27,8 +27,11 @@ import openai.types.vector_stores as sdk_vs
 
 from ..core import chunking, filters
 from ..core import validation as v
+from ..services import file_batches as batches_service
 from ..services import files as files_service
 from ..services import runs as runs_service
+from ..services import search as search_service
+from ..services import vector_store_files as vs_files_service
 from ..services import vector_stores as vs_service
 
 
@@ -110,7 +113,7 @@ RANKING_OPTIONS = obj({"score_threshold": number(0, 1), "ranker": enum(v.RANKERS
 TOOL = {"anyOf": [
     obj({"type": {"const": "code_interpreter"}}, ("type",)),
     obj({"type": {"const": "file_search"},
-         "file_search": nullable(obj({"max_num_results": integer(1, vs_service.MAX_NUM_RESULTS),
+         "file_search": nullable(obj({"max_num_results": integer(1, search_service.MAX_NUM_RESULTS),
                                       "ranking_options": RANKING_OPTIONS}))}, ("type",)),
     obj({"type": {"const": "function"},
          "function": obj({"name": string(pattern=v.FUNCTION_NAME_PATTERN),
@@ -229,7 +232,7 @@ def page_params(max_limit: int = 100) -> tuple[Param, ...]:
 
 PAGE = page_params()
 FILES_PAGE = (*page_params(files_service.MAX_FILES_LIST_LIMIT), Param("purpose", string()))
-VS_FILES_PAGE = (*PAGE, Param("filter", enum(vs_service.FILE_STATUSES)))
+VS_FILES_PAGE = (*PAGE, Param("filter", enum(vs_files_service.FILE_STATUSES)))
 MESSAGES_PAGE = (*PAGE, Param("run_id", string(), "only the messages this run created"))
 INCLUDE = Param("include[]", enum((runs_service.SEARCH_CONTENT,)), "add file search results' content",
                 array=True)
@@ -287,7 +290,7 @@ SEARCH_RANKERS = ("none", "auto", "default-2024-11-15", "default_2024_08_21")
 SEARCH_VECTOR_STORE = Body("SearchVectorStoreRequest", {
     "query": {"anyOf": [string(minLength=1, pattern=r"\S"),
                         {"type": "array", "minItems": 1, "items": string(), "contains": string(pattern=r"\S")}]},
-    "max_num_results": nullable(integer(1, vs_service.MAX_NUM_RESULTS)),
+    "max_num_results": nullable(integer(1, search_service.MAX_NUM_RESULTS)),
     "ranking_options": nullable(obj({"ranker": nullable(enum(SEARCH_RANKERS)),
                                      "score_threshold": nullable(number(0, 1))})),
     "filters": FILTERS, "rewrite_query": nullable({"type": "boolean"}),
@@ -297,9 +300,9 @@ ATTACH_FILE = Body("CreateVectorStoreFileRequest", {
 }, ("file_id",))
 UPDATE_FILE = Body("UpdateVectorStoreFileRequest", {"attributes": ATTRIBUTES}, ("attributes",))
 CREATE_BATCH = Body("CreateVectorStoreFileBatchRequest", {
-    "file_ids": nullable({"type": "array", "minItems": 1, "maxItems": vs_service.MAX_BATCH_FILES,
+    "file_ids": nullable({"type": "array", "minItems": 1, "maxItems": batches_service.MAX_BATCH_FILES,
                           "items": string(minLength=1)}),
-    "files": nullable({"type": "array", "minItems": 1, "maxItems": vs_service.MAX_BATCH_FILES,
+    "files": nullable({"type": "array", "minItems": 1, "maxItems": batches_service.MAX_BATCH_FILES,
                        "items": obj({"file_id": string(minLength=1), "attributes": ATTRIBUTES,
                                      "chunking_strategy": CHUNKING_STRATEGY}, ("file_id",))}),
     "attributes": ATTRIBUTES, "chunking_strategy": CHUNKING_STRATEGY,

@@ -41,7 +41,7 @@ class ServerStopping(LocalAssistantsError):
 class RunExecutor:
     def __init__(self, runs, models, *, default_max_completion_tokens: int, publish,
                  requires_action_expiry_s: int = 600, supported_tools: frozenset[str] = SUPPORTED_TOOLS,
-                 code_interpreter=None, vector_stores=None):
+                 code_interpreter=None, search=None):
         self.runs = runs
         self.store = runs.store
         self.messages = runs.messages
@@ -51,7 +51,7 @@ class RunExecutor:
         self.requires_action_expiry_s = requires_action_expiry_s
         self._supported = supported_tools
         self.code = code_interpreter
-        self.vector_stores = vector_stores
+        self.search = search
         self._cancel: set[str] = set()
         self._cancel_lock = threading.Lock()
         self._aborting = threading.Event()
@@ -106,7 +106,7 @@ class RunExecutor:
             self._refuse_unsupported_tools(run)
             model = self.models.get(run["model"])
             overhead = model.template.message_overhead(model.count_tokens)
-            searchable = self.vector_stores is not None and bool(file_search.vector_store_ids(self.store, run))
+            searchable = self.search is not None and bool(file_search.vector_store_ids(self.store, run))
             reserve = run["max_completion_tokens"] or self.default_max_completion_tokens
             search_budget = budget_for(model.n_ctx, min(reserve, model.n_ctx // 2), run["max_prompt_tokens"]) // 2
             force_answer = False
@@ -151,7 +151,7 @@ class RunExecutor:
     @property
     def supported_tools(self) -> frozenset[str]:
         return (self._supported | ({"code_interpreter"} if self.code is not None else set())
-                | ({"file_search"} if self.vector_stores is not None else set()))
+                | ({"file_search"} if self.search is not None else set()))
 
     def _refuse_unsupported_tools(self, run: dict) -> None:
         choice = run.get("tool_choice")
@@ -396,7 +396,7 @@ class RunExecutor:
         for index, call in enumerate(kept):
             if call["type"] == "file_search":
                 query = call["file_search"]["query"]
-                ranking, results = file_search.search(self.vector_stores, self.store, run, query)
+                ranking, results = file_search.search(self.search, self.store, run, query)
                 call["file_search"].update(ranking_options=ranking, results=results)
                 self._save_step(step)
             if call["type"] == "code_interpreter":

@@ -37,15 +37,16 @@ def tool_options(run: dict) -> dict:
     return next((t.get("file_search") or {} for t in run["tools"] if t["type"] == "file_search"), {})
 
 
-def search(vector_stores, store, run: dict, query: str) -> tuple[dict, list[dict]]:
-    """Search the run's stores; returns the ranking options used and the results as a
-    run step records them (content included; the API shows it only when asked)."""
+def search(searcher, store, run: dict, query: str) -> tuple[dict, list[dict]]:
+    """Search the run's stores with ``searcher`` (the search service); returns the ranking
+    options used and the results as a run step records them (content included; the API
+    shows it only when asked)."""
     options = tool_options(run)
     ranking = options.get("ranking_options") or {}
     threshold = float(ranking.get("score_threshold") or 0.0)
     max_results = int(options.get("max_num_results") or DEFAULT_MAX_RESULTS)
     ids = vector_store_ids(store, run)
-    found = vector_stores.search(ids, query, max_num_results=max_results, score_threshold=threshold) if ids else []
+    found = searcher.search(ids, query, max_num_results=max_results, score_threshold=threshold) if ids else []
     results = [{"file_id": r.file_id, "file_name": r.filename, "score": float(r.score),
                 "content": [{"type": "text", "text": r.text}]} for r in found]
     return {"ranker": ranking.get("ranker") or "auto", "score_threshold": threshold}, results
