@@ -177,9 +177,6 @@ def test_json_schema_answer_validates(client):
     assert data["x"] == 4, data
 
 
-@pytest.mark.xfail(reason="open (#12): the follow-up reads the first turn's 126293 but adds 7 without running "
-                          "code (126290); earlier runs' tool calls are not replayed in a thread's history yet",
-                   strict=False)
 def test_follow_up_turn_uses_what_the_first_turn_computed(client):
     assistant = client.beta.assistants.create(
         model="gpt-4o", instructions="You are a personal math tutor. Write and run code to answer math questions.",
