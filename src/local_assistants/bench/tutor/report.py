@@ -136,52 +136,102 @@ def markdown(groups: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+SERIES_COLORS = {("plain", "runtime"): "#1f77b4", ("plain", "baseline"): "#aec7e8",
+                 ("code_interpreter", "runtime"): "#d62728", ("code_interpreter", "baseline"): "#ff9896"}
+
+
+def _wrap_label(name: str, width: int = 14) -> str:
+    """A model name on a few short lines, broken at its hyphens."""
+    lines, line = [], ""
+    for part in name.split("-"):
+        piece = part if not line else f"{line}-{part}"
+        if line and len(piece) > width:
+            lines.append(line + "-")
+            line = part
+        else:
+            line = piece
+    return "\n".join([*lines, line])
+
+
+def _grouped_bars(ax, models: list[str], series: list[tuple[str, str]], value) -> None:
+    """Models on the axis; one bar per (mode, system) series, side by side."""
+    width = 0.8 / max(1, len(series))
+    for j, key in enumerate(series):
+        xs, ys, lo, hi = [], [], [], []
+        for i, model in enumerate(models):
+            v = value(model, key)
+            if v is None:
+                continue
+            xs.append(i + (j - (len(series) - 1) / 2) * width)
+            ys.append(v[0])
+            lo.append(v[1])
+            hi.append(v[2])
+        ax.bar(xs, ys, width, yerr=[lo, hi] if any(lo) or any(hi) else None, capsize=2,
+               label=f"{key[0]}, {key[1]}", color=SERIES_COLORS.get(key))
+    ax.set_xticks(range(len(models)))
+    ax.set_xticklabels([_wrap_label(m) for m in models], fontsize=8)
+
+
 def chart(groups: list[dict], path: Path) -> None:
+    """One accuracy panel per task set (and all sets together), models on the axis, a bar
+    per mode and system; then the decode rate the same way. Readable for any number of
+    models: labels never share a tick."""
+    import math
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    acc_rows = [g for g in groups if g["set"] != ALL]
-    combos = list(dict.fromkeys((g["model"], g["mode"], g["set"]) for g in acc_rows))
-    systems = list(dict.fromkeys(g["system"] for g in groups))
     index = {(g["model"], g["mode"], g["system"], g["set"]): g for g in groups}
-    colors = {"runtime": "#1f77b4", "baseline": "#ff7f0e"}
-    width = 0.8 / max(1, len(systems))
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(8, 0.9 * len(combos) + 3), 9))
-    for j, system in enumerate(systems):
-        xs, ys, lo, hi = [], [], [], []
-        for i, (model, mode, s) in enumerate(combos):
-            g = index.get((model, mode, system, s))
+    models = list(dict.fromkeys(g["model"] for g in groups))
+    series = list(dict.fromkeys((g["mode"], g["system"]) for g in groups))
+    sets = list(dict.fromkeys(g["set"] for g in groups if g["set"] != ALL))
+    panels = sets + ([ALL] if len(sets) > 1 else [])
+    n = len(panels) + 1
+    cols = 2 if n > 1 else 1
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(7, 1.9 * len(models) + 2) * cols, 4.2 * rows),
+                             squeeze=False)
+    flat = [ax for row in axes for ax in row]
+
+    def accuracy(task_set):
+        def value(model, key):
+            g = index.get((model, key[0], key[1], task_set))
             if g is None:
-                continue
-            xs.append(i + (j - (len(systems) - 1) / 2) * width)
-            ys.append(100 * g["accuracy"])
-            lo.append(100 * (g["accuracy"] - g["ci_low"]))
-            hi.append(100 * (g["ci_high"] - g["accuracy"]))
-        ax1.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=system, color=colors.get(system))
-    ax1.set_xticks(range(len(combos)))
-    ax1.set_xticklabels([f"{m}\n{mode}\n{s}" for m, mode, s in combos], fontsize=7)
-    ax1.set_ylabel("accuracy % (95% Wilson CI)")
-    ax1.set_ylim(0, 100)
-    ax1.set_title("Tutor benchmark: accuracy per model / mode / task set")
-    ax1.legend()
-    pairs = list(dict.fromkeys((g["model"], g["mode"]) for g in groups if g["set"] == ALL))
-    for j, system in enumerate(systems):
-        xs, ys = [], []
-        for i, (model, mode) in enumerate(pairs):
-            g = index.get((model, mode, system, ALL))
-            if g is None or g["decode_tokens_per_s"] is None:
-                continue
-            xs.append(i + (j - (len(systems) - 1) / 2) * width)
-            ys.append(g["decode_tokens_per_s"])
-        ax2.bar(xs, ys, width, label=system, color=colors.get(system))
-    ax2.set_xticks(range(len(pairs)))
-    ax2.set_xticklabels([f"{m}\n{mode}" for m, mode in pairs], fontsize=8)
-    ax2.set_ylabel("answer decode tokens/s")
-    ax2.set_title("Decode rate per model / mode")
-    ax2.legend()
-    fig.tight_layout()
+                return None
+            return (100 * g["accuracy"], max(0.0, 100 * (g["accuracy"] - g["ci_low"])),
+                    max(0.0, 100 * (g["ci_high"] - g["accuracy"])))
+        return value
+
+    for ax, task_set in zip(flat, panels):
+        _grouped_bars(ax, models, series, accuracy(task_set))
+        sizes = sorted({g["n"] for g in groups if g["set"] == task_set})
+        n_text = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
+        label = "all sets" if task_set == ALL else task_set
+        ax.set_title(f"{label}: accuracy, 95% CI (n = {n_text} per bar)", fontsize=10)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("accuracy %")
+        ax.grid(axis="y", alpha=0.3)
+
+    def decode(model, key):
+        g = index.get((model, key[0], key[1], ALL))
+        if g is None or g["decode_tokens_per_s"] is None:
+            return None
+        return (g["decode_tokens_per_s"], 0, 0)
+
+    ax = flat[len(panels)]
+    _grouped_bars(ax, models, series, decode)
+    ax.set_title("answer decode rate, all sets", fontsize=10)
+    ax.set_ylabel("tokens/s")
+    ax.grid(axis="y", alpha=0.3)
+    for extra in flat[n:]:
+        extra.axis("off")
+    handles, labels = flat[0].get_legend_handles_labels()
+    fig.suptitle("Tutor benchmark: mode and system per model", y=0.995, fontsize=12)
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.975), ncol=len(series), fontsize=9,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
