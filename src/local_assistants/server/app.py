@@ -1,4 +1,5 @@
-"""The HTTP app: OpenAI's routes under /v1, OpenAI's error bodies, request ids.
+"""The HTTP app: OpenAI's routes under /v1, OpenAI's error bodies, request ids, and the
+playground (static files at ``/``, a client of the public /v1 API only).
 
 ``create_app(runtime)`` owns nothing global: every route reaches the services
 through the runtime it was given.
@@ -63,7 +64,7 @@ def error_response(err: LocalAssistantsError, request_id: str | None = None) -> 
 
 
 def create_app(runtime) -> FastAPI:
-    from . import (routes_assistants, routes_files, routes_models, routes_runs, routes_threads,
+    from . import (playground, routes_assistants, routes_files, routes_models, routes_runs, routes_threads,
                    routes_vector_stores)
 
     app = FastAPI(title="local-assistants", version="0.1.0", docs_url="/docs", redoc_url=None,
@@ -135,5 +136,6 @@ def create_app(runtime) -> FastAPI:
     for module in (routes_runs, routes_assistants, routes_threads, routes_files, routes_models,
                    routes_vector_stores):
         app.include_router(module.router, prefix="/v1")
+    playground.mount(app)
     return app
 

@@ -1,0 +1,111 @@
+// A small Markdown renderer for the playground's messages: fenced code, inline code,
+// headings, lists, block quotes, emphasis, links, paragraphs. LaTeX ($...$, $$...$$,
+// \(...\), \[...\]) is kept as written, in a monospace span, so that it stays readable
+// without a math library. Everything is escaped before any markup is added: the text
+// comes from a model and is never trusted as HTML.
+"use strict";
+
+const Markdown = (() => {
+  const escapeHtml = (s) => s.replace(/[&<>"']/g, (c) => ({
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
+  })[c]);
+
+  // Spans that no other inline rule may touch (code, math) are set aside as
+  // private-use placeholders and put back at the end.
+  function inline(text) {
+    const kept = [];
+    const keep = (html) => `\uE010${kept.push(html) - 1}\uE011`;
+    let s = text
+      .replace(/`([^`\n]+)`/g, (_, code) => keep(`<code>${escapeHtml(code)}</code>`))
+      .replace(/\\\((.+?)\\\)|\$([^$\n]+?)\$/g, (m) => keep(`<span class="math">${escapeHtml(m)}</span>`));
+    s = escapeHtml(s)
+      .replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>")
+      .replace(/(^|[^*\w])\*([^*\s][^*]*?)\*(?!\w)/g, "$1<em>$2</em>")
+      .replace(/(^|[^_\w])_([^_\s][^_]*?)_(?!\w)/g, "$1<em>$2</em>")
+      .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (m, label, href) => {
+        // Only plain web links are followed; sandbox: paths come as file_path annotations.
+        const url = href.replace(/&amp;/g, "&");
+        return /^https?:\/\//i.test(url)
+          ? `<a href="${escapeHtml(url)}" target="_blank" rel="noopener noreferrer">${label}</a>`
+          : m;
+      });
+    return s.replace(/\uE010(\d+)\uE011/g, (_, i) => kept[Number(i)]);
+  }
+
+  function render(text) {
+    const lines = text.replace(/\r\n?/g, "\n").split("\n");
+    const out = [];
+    let para = [];
+    let list = null; // {tag, items}
+    const flushPara = () => {
+      if (para.length) out.push(`<p>${para.map(inline).join("<br>")}</p>`);
+      para = [];
+    };
+    const flushList = () => {
+      if (list) out.push(`<${list.tag}>${list.items.map((i) => `<li>${inline(i)}</li>`).join("")}</${list.tag}>`);
+      list = null;
+    };
+    const flush = () => { flushPara(); flushList(); };
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      const fence = line.match(/^\s*(```+|~~~+)\s*([\w+-]*)/);
+      if (fence) {
+        flush();
+        const body = [];
+        i++;
+        while (i < lines.length && !lines[i].trim().startsWith(fence[1])) body.push(lines[i++]);
+        const lang = fence[2] ? ` data-lang="${escapeHtml(fence[2])}"` : "";
+        out.push(`<pre class="code"${lang}><code>${escapeHtml(body.join("\n"))}</code></pre>`);
+        continue;
+      }
+      const display = line.trim().match(/^(\$\$|\\\[)/);
+      if (display) {
+        flush();
+        const close = display[1] === "$$" ? "$$" : "\\]";
+        const body = [line];
+        const rest = line.trim().slice(2);
+        if (!rest.includes(close)) {
+          while (i + 1 < lines.length) {
+            body.push(lines[++i]);
+            if (lines[i].includes(close)) break;
+          }
+        }
+        out.push(`<div class="math">${escapeHtml(body.join("\n"))}</div>`);
+        continue;
+      }
+      if (!line.trim()) { flush(); continue; }
+      const heading = line.match(/^(#{1,6})\s+(.*)$/);
+      if (heading) {
+        flush();
+        const level = Math.min(heading[1].length + 2, 6); // h3..h6 inside a message
+        out.push(`<h${level}>${inline(heading[2])}</h${level}>`);
+        continue;
+      }
+      const quote = line.match(/^>\s?(.*)$/);
+      if (quote) {
+        flush();
+        out.push(`<blockquote>${inline(quote[1])}</blockquote>`);
+        continue;
+      }
+      const item = line.match(/^\s*([-*+]|\d+[.)])\s+(.*)$/);
+      if (item) {
+        flushPara();
+        const tag = /\d/.test(item[1]) ? "ol" : "ul";
+        if (list && list.tag !== tag) flushList();
+        if (!list) list = { tag, items: [] };
+        list.items.push(item[2]);
+        continue;
+      }
+      if (list && /^\s{2,}\S/.test(line)) { // a list item's continuation
+        list.items[list.items.length - 1] += " " + line.trim();
+        continue;
+      }
+      flushList();
+      para.push(line);
+    }
+    flush();
+    return out.join("\n");
+  }
+
+  return { render, escapeHtml };
+})();

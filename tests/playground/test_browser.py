@@ -1,0 +1,379 @@
+"""The playground driven in a real headless Chromium (Debian's chromium and chromedriver,
+found on PATH; `make browser-tools` installs them), through Selenium, against a real server.
+
+The server's model is the real test model wrapped so that chosen turns say scripted text,
+a few characters at a time with a pause between them: the code is run by the real sandboxed
+kernel, documents are embedded and searched for real, and the text streams slowly enough
+to be seen arriving, and to be stopped.
+
+Every test fails if the page logged a JavaScript error. Screenshots of the main views are
+written into each test's temporary folder; with PLAYGROUND_SCREENSHOTS=<folder> (`make
+screenshots` uses docs/playground) they are written there too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Scripted, make_settings, say, serve_scripted
+from local_assistants import LocalAssistants
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="needs chromium and chromedriver on PATH (`make browser-tools`)")
+WAIT_S = float(os.environ.get("PLAYGROUND_WAIT_S", 120))  # two cores, shared with the model and the kernels
+FACT = "The launch code of the Otter project is PURPLE-OTTER-42, chosen by Ada in 1843."
+
+
+class Paced(Scripted):
+    """Scripted turns, said a piece at a time with ``delay`` seconds between pieces."""
+
+    delay = 0.0
+
+    def generate(self, prompt_tokens, **kwargs):
+        from local_assistants.adapters.llama import Generation
+
+        scripted = bool(self.script)
+        gen = super().generate(prompt_tokens, **kwargs)
+        if not scripted or not self.delay:
+            return gen
+        pieces, delay = list(gen), self.delay
+
+        def paced():
+            for piece in pieces:
+                time.sleep(delay)
+                yield piece
+
+        out = Generation(paced())
+        out.completion = gen.completion
+        return out
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serve_scripted(tmp_path_factory.mktemp("playground"), wrap=Paced) as la:
+        yield la
+
+
+def _chrome():
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never fetch a browser
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1440,900", "--no-first-run", "--disable-extensions", "--disable-sync",
+                "--disable-background-networking", "--disable-component-update", "--lang=en-US"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
+@pytest.fixture(scope="module")
+def chrome():
+    driver = _chrome()
+    yield driver
+    driver.quit()
+
+
+def js_errors(driver) -> list[str]:
+    """What the page logged as errors, network refusals aside (a 404 the page then explains
+    is the API working, not the page failing)."""
+    return [e["message"] for e in driver.get_log("browser")
+            if e["level"] == "SEVERE" and e.get("source") != "network"]
+
+
+@pytest.fixture
+def page(chrome, server, tmp_path):
+    chrome.get_log("browser")  # drop what earlier tests left
+    chrome.get(server.base_url.removesuffix("/v1") + "/")
+    chrome.execute_script("localStorage.clear(); sessionStorage.clear();")
+    chrome.get(server.base_url.removesuffix("/v1") + "/")
+    p = Page(chrome, tmp_path)
+    p.wait(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+    yield p
+    server.scripted.delay = 0.0
+    server.scripted.script.clear()
+    errors = js_errors(chrome)
+    assert not errors, f"the page logged JavaScript errors: {errors}"
+
+
+class Page:
+    def __init__(self, driver, tmp_path: Path):
+        self.d = driver
+        self.tmp_path = tmp_path
+
+    def wait(self, condition, timeout=WAIT_S):
+        def safe(d):
+            try:
+                return condition(d)
+            except StaleElementReferenceException:
+                return False
+        try:
+            return WebDriverWait(self.d, timeout, poll_frequency=0.05).until(safe)
+        except TimeoutException:
+            self.d.save_screenshot(str(self.tmp_path / "timeout.png"))
+            raise AssertionError(f"not reached in {timeout} s; error banner: {self.error_banner()!r}; "
+                                 f"browser log: {self.d.get_log('browser')}; screenshot: "
+                                 f"{self.tmp_path / 'timeout.png'}") from None
+
+    def find(self, css):
+        return self.d.find_element(By.CSS_SELECTOR, css)
+
+    def all(self, css):
+        return self.d.find_elements(By.CSS_SELECTOR, css)
+
+    def text(self, css) -> str:
+        found = self.all(css)
+        return found[0].text if found else ""
+
+    def wait_text(self, css, fragment, timeout=WAIT_S):
+        return self.wait(lambda d: any(fragment in e.text for e in self.all(css)), timeout)
+
+    def click(self, css):
+        self.find(css).click()
+
+    def type(self, css, text, clear=True):
+        field = self.find(css)
+        if clear:
+            field.clear()
+        field.send_keys(text)
+
+    def set_value(self, css, value):
+        """A textarea's whole value at once (send_keys would type a JSON text key by key)."""
+        self.d.execute_script("arguments[0].value = arguments[1];", self.find(css), value)
+
+    def tab(self, name):
+        self.click(f'nav [data-view="{name}"]')
+
+    def error_banner(self) -> str:
+        return "" if not self.find("#error").is_displayed() else self.text("#error-text")
+
+    def screenshot(self, name):
+        self.d.save_screenshot(str(self.tmp_path / f"{name}.png"))
+        keep = os.environ.get("PLAYGROUND_SCREENSHOTS")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            self.d.save_screenshot(str(Path(keep) / f"{name}.png"))
+
+    def create_assistant(self, name, *, code=False, function=None):
+        self.new_assistant()
+        self.type("#a-name", name)
+        self.type("#a-instructions", "You are a personal math tutor. Write and run code to answer math questions.")
+        if code:
+            self.click("#a-code")
+        if function is not None:
+            self.click("#a-add-function")
+            self.set_value("#a-functions .function-editor:last-child .function-json", function)
+        self.click("#assistant-save")
+        self.wait_text("#assistant-form-error", "Saved asst_")
+        self.click("#assistant-chat")
+        self.wait(lambda d: self.find("#view-chat").is_displayed())
+
+    def new_assistant(self):
+        self.tab("assistants")
+        self.wait(lambda d: self.find("#assistant-form").get_attribute("data-loaded"))
+        self.click("#assistant-new")
+        self.wait(lambda d: self.find("#assistant-form").get_attribute("data-loaded") == "new")
+
+    def send(self, text):
+        self.type("#prompt", text)
+        self.click("#send")
+
+    def status(self) -> str:
+        return self.text("#run-status")
+
+
+def test_code_interpreter_run_streams_and_the_inspector_shows_code_and_output(page, server):
+    page.create_assistant("Math Tutor", code=True)
+    answer = "I ran `print(149 * 84)` in Python: $149 \\times 84 = 12516$, so the answer is **12516**."
+    server.scripted.delay = 0.12
+    say(server, "```python\nprint(149 * 84)\n```", answer)
+    page.send("What is 149 * 84? Use code.")
+
+    # Text arrives while the run is still going: some of the answer, not all, before completed.
+    def partial(d):
+        text, status = page.text(".message.assistant .markdown"), page.status()
+        return (text, status) if text else None
+
+    text, status = page.wait(partial)
+    assert status == "in_progress" and "the answer is 12516" not in text, (text, status)
+    page.wait(lambda d: page.status() == "completed")
+    page.wait_text(".message.assistant .markdown", "the answer is 12516")
+    # LaTeX kept readable, Markdown rendered.
+    assert page.find(".message.assistant .math").text == "$149 \\times 84 = 12516$"
+    assert page.find(".message.assistant strong").text == "12516"
+    # Usage, time to first token and tokens/s.
+    assert "completion tokens" in page.text("#run-usage")
+    assert page.text("#run-ttft").startswith("first token") and page.text("#run-rate").endswith("tokens/s")
+
+    page.click(".message.assistant .message-head button.small")  # "run steps"
+    page.wait_text(".step-code", "print(149 * 84)")
+    page.wait_text(".step-logs", "12516")
+    assert page.find(".step .status").text == "completed"
+    page.screenshot("chat-code-interpreter")
+
+    page.click("#raw-toggle")
+    events = page.find("#raw-events").text
+    assert events.index("event: thread.run.created") < events.index("event: thread.message.delta") \
+        < events.index("event: thread.run.completed") < events.index("event: done")
+    page.screenshot("raw-events")
+    page.click(".step .json")
+    obj = json.loads(page.find("#raw-object").text)
+    assert obj["object"] == "thread.run.step"
+    page.click("#raw-close")
+
+    # The thread is remembered (first message, date) and opens again from the list.
+    page.click("#new-thread")
+    assert page.all(".message") == []
+    page.wait_text("#thread-list li .title", "What is 149 * 84? Use code.")
+    page.click("#thread-list li")
+    page.wait_text(".message.assistant .markdown", "the answer is 12516")
+    page.wait_text(".step-logs", "12516")
+    assert not page.error_banner()
+
+
+def test_documents_upload_into_a_vector_store_complete_and_are_searched(page, server, tmp_path):
+    otter = tmp_path / "otter.md"
+    otter.write_text("# Otter project\n\n" + FACT + "\n")
+    weather = tmp_path / "weather.txt"
+    weather.write_text("It rained in Paris all week long.")
+
+    page.tab("stores")
+    page.type("#vs-name", "docs")
+    page.click("#vs-create button")
+    page.wait(lambda d: page.find("#vs-detail").is_displayed())
+    page.d.execute_script("arguments[0].style.display = 'block';", page.find("#vs-file-input"))
+    page.find("#vs-file-input").send_keys(f"{otter}\n{weather}")  # several at once
+    page.wait(lambda d: len(page.all("#vs-upload-progress li")) == 2)
+    page.wait(lambda d: [e.text for e in page.all("#vs-files .status")] == ["completed", "completed"])
+    assert "2 completed" in page.text("#vs-counts")
+
+    page.type("#vs-query", "Otter launch code")
+    page.click("#vs-search button")
+    page.wait(lambda d: page.all("#vs-results .result"))
+    top = page.all("#vs-results .result")[0]
+    assert "otter.md" in top.text and "PURPLE-OTTER-42" in top.find_element(By.CSS_SELECTOR, ".chunk").text
+    score = float(top.find_element(By.CSS_SELECTOR, ".score").text.split()[-1])
+    assert 0 < score <= 1
+    page.screenshot("vector-store")
+    assert not page.error_banner()
+
+
+def test_files_dropped_several_at_once_are_uploaded_and_listed(page):
+    page.tab("files")
+    page.wait(lambda d: page.find("#dropzone").is_displayed())
+    page.d.execute_script("""
+        const data = new DataTransfer();
+        data.items.add(new File(['alpha notes'], 'alpha.txt', {type: 'text/plain'}));
+        data.items.add(new File(['beta,1\\n'], 'beta.csv', {type: 'text/csv'}));
+        document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true}));
+    """)
+    page.wait(lambda d: [e.text for e in page.all("#upload-progress .meta") if e.text.startswith("uploaded file-")].__len__() == 2)
+    page.wait_text("#file-list td a", "alpha.txt")
+    page.wait_text("#file-list td a", "beta.csv")
+    page.screenshot("files")
+    assert not page.error_banner()
+
+
+FUNCTION = json.dumps({
+    "name": "get_weather", "description": "The weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}, indent=2)
+
+
+def test_a_function_call_waits_for_the_output_typed_in_the_form(page, server):
+    page.create_assistant("Weather", function=FUNCTION)
+    say(server, '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
+        "It is sunny in Paris today.")
+    page.send("What is the weather in Paris?")
+    page.wait(lambda d: page.status() == "requires_action")
+    page.wait(lambda d: page.find("#action-form").is_displayed())
+    assert "get_weather" in page.text("#action-form") and "Paris" in page.text("#action-form")
+    assert '"city": "Paris"' in page.text(".function-args")
+    page.type("#action-form textarea.tool-output", '{"sky": "sunny", "celsius": 24}')
+    page.screenshot("requires-action")
+    page.click("#submit-outputs")
+    page.wait(lambda d: page.status() == "completed")
+    page.wait_text(".message.assistant .markdown", "It is sunny in Paris today.")
+    page.wait_text(".tool-call.function .step-logs", '"celsius": 24')
+    assert not page.find("#action-form").is_displayed()
+    assert not page.error_banner()
+
+
+def test_stop_cancels_a_long_run(page, server):
+    page.create_assistant("Talker")
+    server.scripted.delay = 0.25
+    say(server, "Once upon a time " + "there was a very long story that went on and on. " * 30)
+    page.send("Tell me a long story.")
+    page.wait_text(".message.assistant .markdown", "Once upon")
+    page.click("#stop")
+    page.wait(lambda d: page.status() == "cancelled", timeout=60)
+    page.wait_text(".message.assistant .status", "incomplete")
+    assert "went on and on. " * 30 not in page.text(".message.assistant .markdown")
+    assert page.find("#send").is_enabled() and not page.find("#stop").is_enabled()
+    assert not page.error_banner()
+
+
+def test_a_bad_json_schema_is_refused_with_a_message(page):
+    page.new_assistant()
+    page.type("#a-name", "Broken")
+    page.click("#a-add-function")
+    bad = FUNCTION.replace('"string"', '"strng"')
+    page.set_value(".function-json", bad)
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", '"strng" is not a JSON Schema type')
+    page.screenshot("bad-schema")
+    page.set_value(".function-json", '{"name": "get_weather", "parameters": {')
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", "is not valid JSON")
+    page.set_value(".function-json", FUNCTION.replace('"required": [\n      "city"', '"required": [\n      "town"'))
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", "names town, which")
+    # Nothing was saved.
+    page.click('nav [data-view="chat"]')
+    page.wait(lambda d: "Broken" not in page.text("#chat-assistant"))
+
+
+def test_an_api_error_is_shown_as_the_apis_message(page):
+    page.d.execute_script(
+        "localStorage.setItem('local-assistants.playground.threads', JSON.stringify([{id: 'thread_gone', title: 'Gone', created_at: 1}]));")
+    page.click('nav [data-view="chat"]')
+    page.wait_text("#thread-list li .title", "Gone")
+    page.click("#thread-list li")
+    page.wait(lambda d: page.error_banner())
+    assert "thread_gone" in page.error_banner() or "No thread" in page.error_banner()
+    page.wait(lambda d: not page.all("#thread-list li"))  # forgotten, since the server has no such thread
+
+
+def test_with_an_api_key_the_page_asks_for_it_once(chrome, tmp_path):
+    with LocalAssistants(make_settings(tmp_path, api_key="sesame")) as la:
+        chrome.get_log("browser")
+        chrome.get(la.base_url.removesuffix("/v1") + "/")
+        chrome.execute_script("sessionStorage.clear();")
+        chrome.get(la.base_url.removesuffix("/v1") + "/")
+        page = Page(chrome, tmp_path)
+        page.wait(lambda d: page.find("#key-dialog").is_displayed())
+        page.type("#api-key", "sesame")
+        page.click("#key-save")
+        page.wait(lambda d: chrome.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+        page.wait_text("#chat-assistant", "create one")
+        assert chrome.execute_script("return sessionStorage.getItem('local-assistants.playground.api-key')") == "sesame"
+        assert chrome.execute_script("return localStorage.getItem('local-assistants.playground.api-key')") is None
+        page.tab("files")  # another call: no second question
+        page.wait(lambda d: page.find("#dropzone").is_displayed())
+        assert not page.find("#key-dialog").is_displayed()
+        assert not js_errors(chrome)
