@@ -49,15 +49,23 @@ class Paced(Scripted):
         gen = super().generate(prompt_tokens, **kwargs)
         if not scripted or not self.delay:
             return gen
-        pieces, delay = list(gen), self.delay
+        from local_assistants.ports import Completion
 
-        def paced():
+        pieces, delay, should_stop = list(gen), self.delay, kwargs.get("should_stop")
+        out = Generation(iter(()))
+
+        def paced():  # stops when the run is cancelled, as the real model does
+            said = []
             for piece in pieces:
+                if should_stop is not None and should_stop():
+                    out.completion = Completion("".join(said), len(prompt_tokens), len(said), "cancelled")
+                    return
                 time.sleep(delay)
+                said.append(piece)
                 yield piece
+            out.completion = gen.completion
 
-        out = Generation(paced())
-        out.completion = gen.completion
+        out._pieces = paced()
         return out
 
 

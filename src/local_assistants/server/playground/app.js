@@ -179,12 +179,14 @@ async function* readEvents(res) {
   }
 }
 
-// Merges a delta into a snapshot as the official SDK does: strings concatenate, lists of
-// {index} items merge by index, objects merge recursively, anything else replaces.
+// Merges a delta into a snapshot as the official SDK does: "index" and "type" replace,
+// other strings concatenate, lists of {index} items merge by index, objects merge
+// recursively, anything else replaces.
 function mergeDelta(target, delta) {
   for (const [key, value] of Object.entries(delta)) {
     const current = target[key];
-    if (typeof value === "string" && typeof current === "string") target[key] = current + value;
+    if (key === "index" || key === "type") target[key] = value;
+    else if (typeof value === "string" && typeof current === "string") target[key] = current + value;
     else if (Array.isArray(value) && Array.isArray(current)) {
       for (const item of value) {
         const found = item && typeof item === "object" && "index" in item ? current.find((c) => c.index === item.index) : null;
@@ -448,14 +450,16 @@ function upsertMessage(m) {
   box.scrollTop = box.scrollHeight;
 }
 
-// Re-rendering a message on every delta is cheap for a page; once a frame is enough.
+// Re-rendering a message on every delta is cheap for a page; every 40 ms is enough. (Not
+// requestAnimationFrame: it does not fire in a hidden tab, and the text would wait for focus.)
+const RENDER_MS = 40;
 const pendingRender = new Set();
 function renderSoon(id) {
   if (pendingRender.size === 0) {
-    requestAnimationFrame(() => {
+    setTimeout(() => {
       for (const mid of pendingRender) upsertMessage(chat.messages.get(mid));
       pendingRender.clear();
-    });
+    }, RENDER_MS);
   }
   pendingRender.add(id);
 }
@@ -607,10 +611,10 @@ function renderRunHead() {
 const pendingSteps = new Set();
 function renderStepSoon(id) {
   if (pendingSteps.size === 0) {
-    requestAnimationFrame(() => {
+    setTimeout(() => {
       for (const sid of pendingSteps) renderStep(chat.steps.get(sid));
       pendingSteps.clear();
-    });
+    }, RENDER_MS);
   }
   pendingSteps.add(id);
 }
