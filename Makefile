@@ -27,7 +27,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install sandbox-tools kernel-env run-local test fuzz bench serve models test-models doctor clean
+.PHONY: install sandbox-tools browser-tools kernel-env run-local test screenshots fuzz bench serve models test-models doctor clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,13 @@ sandbox-tools:
 	@command -v bwrap >/dev/null || { echo "installing bubblewrap (the code interpreter's sandbox)"; \
 	  apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
 
+# The playground's browser tests drive Debian's chromium through its chromedriver (Selenium
+# never downloads a browser of its own).
+browser-tools:
+	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || { \
+	  echo "installing chromium and chromium-driver (the playground's browser tests)"; \
+	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 install: $(STAMP) sandbox-tools kernel-env
 
 # Idempotent: an already present file with the right sha256 is kept as it is.
@@ -58,8 +65,12 @@ test-models: models
 run-local: install models
 	$(PY) -m local_assistants.demo
 
-test: install test-models
+test: install test-models browser-tools
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The playground's screenshots in docs/ (README, "Playground"), taken again by its browser tests.
+screenshots: install test-models browser-tools
+	PLAYGROUND_SCREENSHOTS=docs/playground $(PY) -m pytest -q -p no:cacheprovider tests/playground/test_browser.py
 
 # The API fuzzer alone, longer than in `make test` (100 cases an operation there, about
 # 75 s): FUZZ_EXAMPLES cases an operation, valid and invalid, from the served OpenAPI
@@ -79,6 +90,7 @@ TUTOR_ARGS ?=
 bench-tutor: install models
 	$(VENV)/bin/local-assistants bench tutor $(TUTOR_ARGS)
 
+# The API under /v1 and the playground at / (the address is printed).
 serve: install models
 	$(VENV)/bin/local-assistants serve
 

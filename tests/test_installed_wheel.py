@@ -53,6 +53,8 @@ def test_the_wheel_carries_the_package_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "local_assistants/kernel-requirements.txt" in names
     assert "local_assistants/bench/tutor/data/gsm8k/test.jsonl" in names
+    for page in ("index.html", "app.js", "markdown.js", "style.css"):
+        assert f"local_assistants/server/playground/{page}" in names
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

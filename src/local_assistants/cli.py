@@ -35,6 +35,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     config = uvicorn.Config(create_app(runtime), host=args.host, port=args.port, log_level=args.log_level,
                             timeout_graceful_shutdown=max(grace, 0.1))
     server = graceful_server(config, on_signal=lambda count: runtime.drain())
+    root = page_address(args.host, args.port)
+    print(f"local-assistants: the playground is at {root} (open it in a browser); the API at {root}v1",
+          flush=True)
     try:
         server.run()
     finally:
@@ -43,6 +46,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         runtime.close(grace_s=0.0 if server.signals > 1 else max(0.0, left))
         log.info("stopped cleanly")
     return 0
+
+
+def page_address(host: str, port: int) -> str:
+    """The address to open in a browser: a wildcard bind is reached through loopback."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
 
 
 def is_loopback(host: str) -> bool:
@@ -268,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--no-verify", action="store_true", help="check model sizes only, not their sha256")
     doctor.set_defaults(func=_doctor)
 
-    serve = sub.add_parser("serve", help="serve the Assistants API over HTTP under /v1")
+    serve = sub.add_parser("serve", help="serve the Assistants API over HTTP under /v1, and the playground at /")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")

@@ -36,6 +36,11 @@ class LocalAssistants:
         return f"http://{self.host}:{self.port}/v1"
 
     @property
+    def playground_url(self) -> str:
+        """The playground page (a browser client of ``base_url``)."""
+        return f"http://{self.host}:{self.port}/"
+
+    @property
     def client(self):
         if self._client is None:
             import openai
