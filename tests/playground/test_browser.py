@@ -144,15 +144,24 @@ class Page:
     def all(self, css):
         return self.d.find_elements(By.CSS_SELECTOR, css)
 
+    # Read in the page, in one step: the page re-renders what streams in, so an element found
+    # in one call may be gone by the next.
     def text(self, css) -> str:
-        found = self.all(css)
-        return found[0].text if found else ""
+        return self.d.execute_script("const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css)
+
+    def texts(self, css) -> list[str]:
+        return self.d.execute_script("return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText);", css)
 
     def wait_text(self, css, fragment, timeout=WAIT_S):
-        return self.wait(lambda d: any(fragment in e.text for e in self.all(css)), timeout)
+        return self.wait(lambda d: any(fragment in t for t in self.texts(css)), timeout)
 
     def click(self, css):
-        self.find(css).click()
+        for _ in range(20):  # found, then replaced by a re-render before the click: find it again
+            try:
+                return self.find(css).click()
+            except StaleElementReferenceException:
+                time.sleep(0.05)
+        raise AssertionError(f"{css} kept being replaced")
 
     def type(self, css, text, clear=True):
         field = self.find(css)
@@ -222,8 +231,8 @@ def test_code_interpreter_run_streams_and_the_inspector_shows_code_and_output(pa
     page.wait(lambda d: page.status() == "completed")
     page.wait_text(".message.assistant .markdown", "the answer is 12516")
     # LaTeX kept readable, Markdown rendered.
-    assert page.find(".message.assistant .math").text == "$149 \\times 84 = 12516$"
-    assert page.find(".message.assistant strong").text == "12516"
+    assert page.text(".message.assistant .math") == "$149 \\times 84 = 12516$"
+    assert page.text(".message.assistant strong") == "12516"
     # Usage, time to first token and tokens/s.
     assert "completion tokens" in page.text("#run-usage")
     assert page.text("#run-ttft").startswith("first token") and page.text("#run-rate").endswith("tokens/s")
@@ -231,16 +240,16 @@ def test_code_interpreter_run_streams_and_the_inspector_shows_code_and_output(pa
     page.click(".message.assistant .message-head button.small")  # "run steps"
     page.wait_text(".step-code", "print(149 * 84)")
     page.wait_text(".step-logs", "12516")
-    assert page.find(".step .status").text == "completed"
+    page.wait(lambda d: page.text(".step .status") == "completed")
     page.screenshot("chat-code-interpreter")
 
     page.click("#raw-toggle")
-    events = page.find("#raw-events").text
+    events = page.text("#raw-events")
     assert events.index("event: thread.run.created") < events.index("event: thread.message.delta") \
         < events.index("event: thread.run.completed") < events.index("event: done")
     page.screenshot("raw-events")
     page.click(".step .json")
-    obj = json.loads(page.find("#raw-object").text)
+    obj = json.loads(page.text("#raw-object"))
     assert obj["object"] == "thread.run.step"
     page.click("#raw-close")
 
@@ -266,16 +275,17 @@ def test_documents_upload_into_a_vector_store_complete_and_are_searched(page, se
     page.wait(lambda d: page.find("#vs-detail").is_displayed())
     page.d.execute_script("arguments[0].style.display = 'block';", page.find("#vs-file-input"))
     page.find("#vs-file-input").send_keys(f"{otter}\n{weather}")  # several at once
+    page.d.execute_script("arguments[0].style.display = '';", page.find("#vs-file-input"))
     page.wait(lambda d: len(page.all("#vs-upload-progress li")) == 2)
-    page.wait(lambda d: [e.text for e in page.all("#vs-files .status")] == ["completed", "completed"])
+    page.wait(lambda d: page.texts("#vs-files .status") == ["completed", "completed"])
     assert "2 completed" in page.text("#vs-counts")
+    page.wait_text("#vs-list li.selected .meta", "2 files · completed")
 
     page.type("#vs-query", "Otter launch code")
     page.click("#vs-search button")
     page.wait(lambda d: page.all("#vs-results .result"))
-    top = page.all("#vs-results .result")[0]
-    assert "otter.md" in top.text and "PURPLE-OTTER-42" in top.find_element(By.CSS_SELECTOR, ".chunk").text
-    score = float(top.find_element(By.CSS_SELECTOR, ".score").text.split()[-1])
+    assert "otter.md" in page.text("#vs-results .result") and "PURPLE-OTTER-42" in page.text("#vs-results .result .chunk")
+    score = float(page.text("#vs-results .result .score").split()[-1])
     assert 0 < score <= 1
     page.screenshot("vector-store")
     assert not page.error_banner()
@@ -290,7 +300,7 @@ def test_files_dropped_several_at_once_are_uploaded_and_listed(page):
         data.items.add(new File(['beta,1\\n'], 'beta.csv', {type: 'text/csv'}));
         document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true}));
     """)
-    page.wait(lambda d: [e.text for e in page.all("#upload-progress .meta") if e.text.startswith("uploaded file-")].__len__() == 2)
+    page.wait(lambda d: len([t for t in page.texts("#upload-progress .meta") if t.startswith("uploaded file-")]) == 2)
     page.wait_text("#file-list td a", "alpha.txt")
     page.wait_text("#file-list td a", "beta.csv")
     page.screenshot("files")
@@ -385,3 +395,40 @@ def test_with_an_api_key_the_page_asks_for_it_once(chrome, tmp_path):
         page.wait(lambda d: page.find("#dropzone").is_displayed())
         assert not page.find("#key-dialog").is_displayed()
         assert not js_errors(chrome)
+
+
+def test_file_search_steps_show_results_and_citations_show_the_chunk(page, server, tmp_path):
+    from conftest import sdk_client, wait_for
+
+    client = sdk_client(server.base_url)
+    doc = client.files.create(file=("otter.md", ("# Otter project\n\n" + FACT + "\n").encode()), purpose="assistants")
+    vs = client.vector_stores.create(name="otter docs", file_ids=[doc.id])
+    wait_for(lambda: client.vector_stores.retrieve(vs.id).file_counts.completed == 1, timeout=WAIT_S)
+    client.close()
+
+    page.new_assistant()
+    page.type("#a-name", "Librarian")
+    page.type("#a-instructions", "Answer from the files.")
+    page.click("#a-search")
+    page.find(f'#a-vector-store option[value="{vs.id}"]').click()
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", "Saved asst_")
+    page.click("#assistant-chat")
+    page.wait(lambda d: page.find("#view-chat").is_displayed())
+
+    say(server, '<tool_call>\n{"name": "file_search", "arguments": {"query": "Otter launch code"}}\n</tool_call>',
+        "The launch code is PURPLE-OTTER-42.")
+    page.send("What is the Otter launch code?")
+    page.wait(lambda d: page.status() == "completed")
+    page.wait_text(".search-query", "Otter launch code")
+    assert "otter.md" in page.text(".tool-call.file_search .result")
+    assert "PURPLE-OTTER-42" in page.text(".tool-call.file_search .result .chunk")
+    assert 0 < float(page.text(".tool-call.file_search .result .score").split()[-1]) <= 1
+
+    page.wait(lambda d: page.all(".message.assistant .citation"))
+    page.click(".message.assistant .citation")
+    page.wait(lambda d: page.find("#citation-pop").is_displayed())
+    page.wait_text("#citation-pop", "PURPLE-OTTER-42")
+    assert "otter.md" in page.text("#citation-pop")
+    page.screenshot("chat-file-search")
+    assert not page.error_banner()

@@ -962,9 +962,13 @@ async function openStore(id) {
   $("#vs-title").textContent = stores.current.name || id;
   $("#vs-results").replaceChildren();
   $("#vs-upload-progress").replaceChildren();
+  await fillAttachChoices();
+  await refreshStore();
+}
+
+async function fillAttachChoices() {
   const all = await api.all("/files", { purpose: "assistants" }, 3);
   $("#vs-attach-file").replaceChildren(...all.map((f) => el("option", { value: f.id, text: f.filename })));
-  await refreshStore();
 }
 
 // The store's counts and each file's status; polled while any file is in progress.
@@ -985,6 +989,8 @@ async function refreshStore() {
       await refreshStore();
     } }, "Remove")))));
   $("#vs-files").replaceChildren(...rows);
+  const item = $(`#vs-list li[data-id="${store.id}"] .meta`);
+  if (item) item.textContent = `${c.total} files · ${store.status}`;
   if (c.in_progress > 0) stores.timer = setTimeout(guard(refreshStore), 1000);
 }
 
@@ -1076,8 +1082,9 @@ function wire() {
   dropzone($("#vs-dropzone"), $("#vs-file-input"), async (list) => {
     const made = await uploadMany(list, $("#vs-upload-progress"));
     for (const f of made) await api.post(`/vector_stores/${stores.current.id}/files`, { file_id: f.id });
-    await refreshStore();
     await loadStores();
+    await fillAttachChoices();
+    await refreshStore();
   });
   $("#vs-attach").addEventListener("click", guard(async () => {
     const id = $("#vs-attach-file").value;
