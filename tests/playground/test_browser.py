@@ -24,13 +24,18 @@ import pytest
 from conftest import Scripted, make_settings, say, serve_scripted
 from local_assistants import LocalAssistants
 
-webdriver = pytest.importorskip("selenium.webdriver")
+# `make test` (and so CI) installs selenium and the browser: there a missing one is a failure,
+# never a silent skip; elsewhere (a bare pytest run) these tests are skipped.
+IN_CI = bool(os.environ.get("CI"))
+webdriver = pytest.importorskip("selenium.webdriver") if not IN_CI else __import__("selenium.webdriver").webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 CHROMEDRIVER = shutil.which("chromedriver")
+if IN_CI:
+    assert CHROMIUM and CHROMEDRIVER, "the playground's browser tests need chromium and chromedriver (`make browser-tools`)"
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs chromium and chromedriver on PATH (`make browser-tools`)")
 WAIT_S = float(os.environ.get("PLAYGROUND_WAIT_S", 120))  # two cores, shared with the model and the kernels
