@@ -15,14 +15,18 @@ from typing import Any
 from ..core import run_state
 from ..core.window import Strategy, WindowError, budget_for, build_window, render_items
 from ..errors import LocalAssistantsError
-from ..ids import new_id, now_s
+from ..ids import Clock, new_id, now_s, system_clock
 from ..core.jsonrepair import close_json
 from ..core.toolcalls import AnswerCode, CallStream, ParsedCall
 from ..tools import file_search
 from ..tools.annotations import link_files
 from ..tools.functions import (MAX_TOOL_ROUNDS, SUPPORTED_TOOLS, generate_turn, plan_turn, replay_items,
                                replayed_items, system_messages)
+from ..ports import ChatModel, CodeRunner, ModelSource, Searcher, ThreadStore
+from .events import Publish
 from .history import ThreadHistory
+from .messages import MessagesService
+from .runs import save_run
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +43,16 @@ class ServerStopping(LocalAssistantsError):
 
 
 class RunExecutor:
-    def __init__(self, runs, models, *, default_max_completion_tokens: int, publish,
+    """Executes runs on the models of ``models``; ``code_interpreter`` and ``search`` (None:
+    that tool is not offered) carry out the code and file-search calls the model makes."""
+
+    def __init__(self, store: ThreadStore, messages: MessagesService, models: ModelSource, *,
+                 default_max_completion_tokens: int, publish: Publish, clock: Clock = system_clock,
                  requires_action_expiry_s: int = 600, supported_tools: frozenset[str] = SUPPORTED_TOOLS,
-                 code_interpreter=None, search=None):
-        self.runs = runs
-        self.store = runs.store
-        self.messages = runs.messages
+                 code_interpreter: CodeRunner | None = None, search: Searcher | None = None):
+        self.store = store
+        self.messages = messages
+        self.clock = clock
         self.models = models
         self.default_max_completion_tokens = default_max_completion_tokens
         self.publish = publish
@@ -57,7 +65,7 @@ class RunExecutor:
         self._aborting = threading.Event()
 
     def now(self) -> int:
-        return now_s(self.runs.clock)
+        return now_s(self.clock)
 
     # -- cancellation -------------------------------------------------------
     def request_cancel(self, run_id: str) -> None:
@@ -79,7 +87,7 @@ class RunExecutor:
     def _run_to(self, run: dict, status: str, **fields: Any) -> dict:
         run = run_state.transition(run, status, self.now())
         run.update(fields)
-        self.runs.save(run)
+        save_run(self.store, run)
         self.publish(run["id"], run_state.EVENT_FOR_STATUS[status], run)
         return run
 
@@ -164,7 +172,7 @@ class RunExecutor:
             why = self.code.unavailable()
             if why:
                 raise LocalAssistantsError(why)
-            self.code.pool.refill_in_background()  # ready by the time the model writes code
+            self.code.warm_up()
 
     def _usage_so_far(self, run_id: str) -> dict:
         steps = self.store.find("run_steps", run_id=run_id)
@@ -176,7 +184,7 @@ class RunExecutor:
         """A terminal status, with the run's usage summed over its steps."""
         return self._run_to(run, status, usage=self._usage_so_far(run["id"]), **fields)
 
-    def _prompt(self, run: dict, model, plan, run_items=()) -> list[int]:
+    def _prompt(self, run: dict, model: ChatModel, plan, run_items=()) -> list[int]:
         """The exact tokens the model is given, fitted to the budget.
 
         ``plan``: what the turn may do (its tools' description and declarations).
@@ -205,7 +213,7 @@ class RunExecutor:
             # The stored counts are per message; the template can add a few tokens: tighten and retry.
             shrink += len(tokens) - budget + 8
 
-    def _turn(self, run: dict, model, prompt: list[int], plan, turn: "_Turn", used: int,
+    def _turn(self, run: dict, model: ChatModel, prompt: list[int], plan, turn: "_Turn", used: int,
               answered: set[tuple[str, str]]) -> bool:
         """One model turn: it either answers (a message) or calls tools (a tool_calls step).
 
@@ -223,7 +231,7 @@ class RunExecutor:
                              incomplete_details={"reason": "max_completion_tokens"})
                 return False
         # A run that sets no sampling gets the model's recommended one, else OpenAI's defaults.
-        recommended = getattr(model, "sampling", None) or {}
+        recommended = model.sampling or {}
         temperature = run["temperature"] if run["temperature"] is not None else \
             recommended.get("temperature", DEFAULT_TEMPERATURE)
         top_p = run["top_p"] if run["top_p"] is not None else recommended.get("top_p", 1.0)

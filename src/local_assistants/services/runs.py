@@ -11,9 +11,11 @@ from typing import Any, Callable
 from ..core import run_state
 from ..core import validation as v
 from ..errors import InvalidRequestError, InvalidStateError, NotFoundError
-from ..ids import new_id
+from ..ids import Clock, new_id
+from ..ports import ObjectStore, ThreadStore
 from ..tools import file_search
 from .base import ResourceService, list_query
+from .events import Publish
 from .messages import MessagesService
 from .threads import ThreadsService
 
@@ -25,17 +27,24 @@ class RunsService(ResourceService):
     table = "runs"
     noun = "run"
 
-    def __init__(self, store, messages: MessagesService, threads: ThreadsService, *,
-                 requires_action_expiry_s: int = RUN_LIFETIME_S, clock=None):
+    def __init__(self, store: ThreadStore, messages: MessagesService, threads: ThreadsService, *,
+                 enqueue: Callable[[str], None] = lambda run_id: None,
+                 request_cancel: Callable[[str], None] = lambda run_id: None,
+                 publish: Publish = lambda run_id, event, data: None,
+                 check_model: Callable[[str], None] = lambda name: None,
+                 requires_action_expiry_s: int = RUN_LIFETIME_S, clock: Clock | None = None):
         super().__init__(store, clock or messages.clock)
+        self.store: ThreadStore = store
         self.messages = messages
         self.threads = threads
         self.requires_action_expiry_s = requires_action_expiry_s
-        self.enqueue: Callable[[str], None] = lambda run_id: None
-        self.request_cancel: Callable[[str], None] = lambda run_id: None
-        self.publish: Callable[[str, str, dict], None] = lambda run_id, event, data: None
-        self.check_model: Callable[[str], None] = lambda name: None
-        """Refuses a model name no run could use (set by the runtime)."""
+        self.enqueue = enqueue
+        """Hands a queued run to the worker."""
+        self.request_cancel = request_cancel
+        """Asks the executor to stop a run in progress."""
+        self.publish = publish
+        self.check_model = check_model
+        """Refuses a model name no run could use."""
 
     # -- create -------------------------------------------------------------
     def create(self, thread_id: str, *, start: bool = True, **body: Any) -> dict:
@@ -162,7 +171,7 @@ class RunsService(ResourceService):
             return self.save(run)
 
     def save(self, run: dict) -> dict:
-        return self.store.update(self.table, run, thread_id=run["thread_id"], status=run["status"])
+        return save_run(self.store, run)
 
     # -- cancel -------------------------------------------------------------
     def cancel(self, thread_id: str, run_id: str) -> dict:
@@ -254,6 +263,11 @@ class RunsService(ResourceService):
         if step is None or step["run_id"] != run_id:
             raise NotFoundError(f"No run step found with id '{step_id}'.")
         return _shown(step, include)
+
+
+def save_run(store: ObjectStore, run: dict) -> dict:
+    """Write a run (its status is an indexed column)."""
+    return store.update("runs", run, thread_id=run["thread_id"], status=run["status"])
 
 
 SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"

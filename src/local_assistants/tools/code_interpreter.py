@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ..adapters.safe_files import Folder
+from ..ports import CodeOutcome, ProducedFile
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +34,6 @@ MAX_COLLECTED_BYTES = 64 << 20
 MAX_COLLECTED_RUN_BYTES = 128 << 20
 """Size of all files collected in one run, at most."""
 FULL_BYTES = 1 << 20
-
-
-@dataclass
-class CodeOutcome:
-    logs: str
-    image_file_ids: list[str]
-    reset: bool
-
-
-@dataclass
-class ProducedFile:
-    name: str
-    file_id: str
 
 
 @dataclass
@@ -72,6 +60,9 @@ class CodeInterpreter:
         if self._checked is False:
             self._checked = self._availability()
         return self._checked
+
+    def warm_up(self) -> None:
+        self.pool.refill_in_background()  # ready by the time the model writes code
 
     # -- running code -------------------------------------------------------------
     def run(self, run: dict, code: str) -> CodeOutcome:
