@@ -85,6 +85,12 @@ def _llama(tmp_path: Path):
     return LlamaChatModel(tmp_path / "absent.gguf", name="absent")  # loads lazily: never here
 
 
+def _fake_model(tmp_path: Path):
+    from local_assistants.testing import FakeChatModel
+
+    return FakeChatModel()
+
+
 def _model_pool(tmp_path: Path):
     from local_assistants.services.models import ModelPool
 
@@ -126,6 +132,7 @@ ADAPTERS = [
     (ports.ThreadStore, _sqlite),
     (ports.FileSearchStore, _sqlite),
     (ports.ChatModel, _llama),
+    (ports.ChatModel, _fake_model),
     (ports.ModelSource, _model_pool),
     (ports.Embedder, _embedder),
     (ports.VectorIndex, _faiss),
