@@ -22,6 +22,7 @@ from .ids import Clock, system_clock
 from .services.assistants import AssistantsService
 from .services.events import EventBus
 from .services.executor import RunExecutor
+from .services.recorder import RunRecorder
 from .services.file_batches import FileBatchesService
 from .services.files import FilesService
 from .services.messages import MessagesService
@@ -35,6 +36,7 @@ from .services.vector_store_files import VectorStoreFilesService
 from .services.vector_stores import VectorStoreRecords, VectorStoresService
 from .services.worker import RunWorker
 from .tools.code_interpreter import CodeInterpreter
+from .tools.registry import default_tools
 
 log = logging.getLogger(__name__)
 MAX_MODEL_NAME = 256
@@ -119,16 +121,14 @@ class Runtime:
             self.kernels, self.files, self.store, timeout_s=self.settings.code_timeout_s,
             availability=self._code_availability)
         self.events = EventBus()
-        self.executor = RunExecutor(self.store, self.messages, self.model_pool, publish=self.events.publish,
-                                    clock=clock,
+        self.recorder = RunRecorder(self.store, self.messages, self.events.publish, clock)
+        self.tools = default_tools(self.store, code_runner=self.code_interpreter, searcher=self.search)
+        self.executor = RunExecutor(self.recorder, self.model_pool, self.tools,
                                     default_max_completion_tokens=self.settings.default_max_completion_tokens,
-                                    requires_action_expiry_s=self.settings.requires_action_expiry_s,
-                                    code_interpreter=self.code_interpreter,
-                                    search=self.search)
-        self.worker = RunWorker(self.executor, self.store, self.messages, clock=clock,
-                                housekeeping=[self.kernels.reap_idle])
-        self.runs = RunsService(self.store, self.messages, self.threads, enqueue=self.worker.enqueue,
-                                request_cancel=self.executor.request_cancel, publish=self.events.publish,
+                                    requires_action_expiry_s=self.settings.requires_action_expiry_s)
+        self.worker = RunWorker(self.executor, self.recorder, housekeeping=[self.kernels.reap_idle])
+        self.runs = RunsService(self.store, self.messages, self.threads, recorder=self.recorder,
+                                enqueue=self.worker.enqueue, request_cancel=self.executor.request_cancel,
                                 check_model=self._check_requested_model,
                                 requires_action_expiry_s=self.settings.requires_action_expiry_s, clock=clock)
         if start_worker:

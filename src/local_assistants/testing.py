@@ -5,7 +5,7 @@ run loop (answers, tool calls, requires_action, code and file search) can be tes
 milliseconds.  Its tokenizer is one token per character (a prompt's tokens are its
 characters' code points), its template ChatML unless another is given: counts and
 windows are exact and easy to reason about.  The real model keeps its own tests; this
-stands beside them, never instead (see ``tests/services/test_run_loop.py``).
+stands beside them, never instead (see ``tests/services/test_executor.py``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 from dataclasses import dataclass, field
 
 import pytest
@@ -18,9 +17,11 @@ from local_assistants.services.assistants import AssistantsService
 from local_assistants.services.events import EventBus
 from local_assistants.services.executor import RunExecutor
 from local_assistants.services.messages import MessagesService
+from local_assistants.services.recorder import RunRecorder
 from local_assistants.services.runs import RunsService
 from local_assistants.services.threads import ThreadsService
 from local_assistants.testing import FakeChatModel
+from local_assistants.tools.registry import default_tools
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "The weather in a city.",
@@ -85,10 +86,10 @@ class Loop:
         self.messages = MessagesService(self.store)
         self.threads = ThreadsService(self.store, self.messages)
         self.assistants = AssistantsService(self.store)
-        self.executor = RunExecutor(self.store, self.messages, Models(self.model), publish=self.publish,
-                                    default_max_completion_tokens=512, code_interpreter=self.code,
-                                    search=self.search)
-        self.runs = RunsService(self.store, self.messages, self.threads, publish=self.publish,
+        self.recorder = RunRecorder(self.store, self.messages, self.publish)
+        tools = default_tools(self.store, code_runner=self.code, searcher=self.search)
+        self.executor = RunExecutor(self.recorder, Models(self.model), tools, default_max_completion_tokens=512)
+        self.runs = RunsService(self.store, self.messages, self.threads, recorder=self.recorder,
                                 request_cancel=self.executor.request_cancel)
         return self
 
