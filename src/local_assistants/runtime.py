@@ -22,19 +22,21 @@ from .ids import Clock, system_clock
 from .services.assistants import AssistantsService
 from .services.events import EventBus
 from .services.executor import RunExecutor
+from .services.recorder import RunRecorder
 from .services.file_batches import FileBatchesService
 from .services.files import FilesService
 from .services.messages import MessagesService
-from .services.models import ModelFetcher, ModelPool
+from .services.models import ModelFactory, ModelFetcher, ModelPool
 from .services.runs import RunsService
 from .services.threads import ThreadsService
 from .services.indexes import IndexCache
-from .services.ingestion import Ingester, IngestionWorker
+from .services.ingestion import Ingester, IngestionQueue, IngestionWorker
 from .services.search import SearchService
 from .services.vector_store_files import VectorStoreFilesService
-from .services.vector_stores import VectorStoresService
+from .services.vector_stores import VectorStoreRecords, VectorStoresService
 from .services.worker import RunWorker
 from .tools.code_interpreter import CodeInterpreter
+from .tools.registry import default_tools
 
 log = logging.getLogger(__name__)
 MAX_MODEL_NAME = 256
@@ -88,68 +90,73 @@ def code_interpreter_place(settings: Settings) -> tuple[kernel_env.KernelPlace, 
 class Runtime:
     """Every service of one server, over one data folder.
 
-    ``model_factory`` turns a resolved model into a ChatModel (default: llama.cpp);
+    ``model_factory`` turns a resolved model into a ChatModel (default: llama.cpp; see
+    ``ModelPool.factory`` to wrap the real model in a test);
     ``start_worker=False`` leaves runs queued (for tests of the API alone).
     """
 
     def __init__(self, settings: Settings | None = None, *, clock: Clock = system_clock,
-                 model_factory=None, start_worker: bool = True):
+                 model_factory: ModelFactory | None = None, start_worker: bool = True):
         self.settings = settings or Settings.from_env()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteStore(self.settings.database_path)
         self.models = ModelResolver(self.settings.models_dir, self.settings.default_model,
                                     allow_paths=self.settings.api_model_paths)
-        self.assistants = AssistantsService(self.store, clock)
-        self.assistants.check_model = self._check_requested_model
-        self.messages = MessagesService(self.store, clock)
-        self.threads = ThreadsService(self.store, self.messages, clock)
+        self._build_kernels()
         self.files = FilesService(self.store, self.settings.files_dir, self.settings.max_file_bytes, clock)
         removed = self.files.remove_orphans()
         if removed:
             log.info("removed %d orphaned file blobs", removed)
-        self._build_file_search()
+        self._build_file_search(clock)
+        self.assistants = AssistantsService(self.store, clock, vector_stores=self.vector_stores,
+                                            check_model=self._check_requested_model)
+        self.messages = MessagesService(self.store, clock, vector_stores=self.vector_stores)
+        # A deleted thread's kernel and disk go too.
+        self.threads = ThreadsService(self.store, self.messages, clock, on_delete=[self.kernels.forget])
         # A factory of one's own may need no file: only the GGUF loader's models are pulled.
         self.model_pool = ModelPool(self.models, model_factory or llama_factory(self.settings),
                                     fetch=None if model_factory else model_fetcher(self.settings))
         self._say_missing_default_model()
-        self.kernel_place, place_problem = code_interpreter_place(self.settings)
-        (log.warning if place_problem else log.info)("code interpreter: %s", place_problem or self.kernel_place.describe())
-        spec = SandboxSpec(kernel_python=self.kernel_place.kernel_python, unsafe=self.settings.unsafe_kernel)
-        self.kernels = KernelPool(spec, self.kernel_place.sandbox_dir, pool_size=self.settings.kernel_pool_size,
-                                  max_kernels=self.settings.max_kernels,
-                                  idle_timeout=self.settings.kernel_idle_timeout_s,
-                                  uid_base=self.settings.kernel_uid_base)
-        self.threads.on_delete.append(self.kernels.forget)  # a deleted thread's kernel and disk go too
-
-        def availability() -> str | None:
-            if place_problem:
-                return place_problem
-            if not self.settings.unsafe_kernel and not spec.kernel_python.exists():
-                return (f"The code interpreter's Python ({spec.kernel_python}) is missing: run "
-                        "`local-assistants setup` (`make install` in the repository), or set "
-                        "LOCAL_ASSISTANTS_KERNEL_PYTHON.")
-            return check_available(spec, self.kernels.probe_dir, self.kernels.probe_uid)
-
         self.code_interpreter = CodeInterpreter(
             self.kernels, self.files, self.store, timeout_s=self.settings.code_timeout_s,
-            availability=availability)
+            availability=self._code_availability)
         self.events = EventBus()
-        self.runs = RunsService(self.store, self.messages, self.threads,
-                                requires_action_expiry_s=self.settings.requires_action_expiry_s, clock=clock)
-        self.executor = RunExecutor(self.runs, self.model_pool,
+        self.recorder = RunRecorder(self.store, self.messages, self.events.publish, clock)
+        self.tools = default_tools(self.store, code_runner=self.code_interpreter, searcher=self.search)
+        self.executor = RunExecutor(self.recorder, self.model_pool, self.tools,
                                     default_max_completion_tokens=self.settings.default_max_completion_tokens,
-                                    publish=self.events.publish,
-                                    requires_action_expiry_s=self.settings.requires_action_expiry_s,
-                                    code_interpreter=self.code_interpreter,
-                                    search=self.search)
-        self.worker = RunWorker(self.executor, housekeeping=[self.kernels.reap_idle])
-        self.runs.enqueue = self.worker.enqueue
-        self.runs.check_model = self._check_requested_model
-        self.runs.request_cancel = self.executor.request_cancel
-        self.runs.publish = self.events.publish
+                                    requires_action_expiry_s=self.settings.requires_action_expiry_s)
+        self.worker = RunWorker(self.executor, self.recorder, housekeeping=[self.kernels.reap_idle])
+        self.runs = RunsService(self.store, self.messages, self.threads, recorder=self.recorder,
+                                enqueue=self.worker.enqueue, request_cancel=self.executor.request_cancel,
+                                check_model=self._check_requested_model,
+                                requires_action_expiry_s=self.settings.requires_action_expiry_s, clock=clock)
         if start_worker:
             self.worker.start()
         self.ingestion.start()
+
+    def _build_kernels(self) -> None:
+        """The code interpreter's kernels, in their sandbox, and what may keep them from running."""
+        self.kernel_place, self._place_problem = code_interpreter_place(self.settings)
+        (log.warning if self._place_problem else log.info)("code interpreter: %s",
+                                                           self._place_problem or self.kernel_place.describe())
+        self._sandbox = SandboxSpec(kernel_python=self.kernel_place.kernel_python,
+                                    unsafe=self.settings.unsafe_kernel)
+        self.kernels = KernelPool(self._sandbox, self.kernel_place.sandbox_dir,
+                                  pool_size=self.settings.kernel_pool_size, max_kernels=self.settings.max_kernels,
+                                  idle_timeout=self.settings.kernel_idle_timeout_s,
+                                  uid_base=self.settings.kernel_uid_base)
+
+    def _code_availability(self) -> str | None:
+        """None when the sandbox can run code; otherwise why not (asked once, by the first run)."""
+        if self._place_problem:
+            return self._place_problem
+        spec = self._sandbox
+        if not self.settings.unsafe_kernel and not spec.kernel_python.exists():
+            return (f"The code interpreter's Python ({spec.kernel_python}) is missing: run "
+                    "`local-assistants setup` (`make install` in the repository), or set "
+                    "LOCAL_ASSISTANTS_KERNEL_PYTHON.")
+        return check_available(spec, self.kernels.probe_dir, self.kernels.probe_uid)
 
     def _say_missing_default_model(self) -> None:
         """At start, a catalog default model that is not there is named with what will happen."""
@@ -166,7 +173,7 @@ class Runtime:
             log.warning("the default model %s is not in %s and automatic pulls are off: run `%s`",
                         resolved.entry.name, self.settings.models_dir, fetch.command(resolved.entry.name))
 
-    def _build_file_search(self) -> None:
+    def _build_file_search(self, clock: Clock) -> None:
         """Vector stores, their files and file batches, search and ingestion: the embedder
         (lazy: torch loads on the first embedding, never for a runtime that does not search
         files), one FAISS index per store beside the database, and the ingestion worker's thread."""
@@ -179,21 +186,19 @@ class Runtime:
         limits = ParseLimits(max_text_chars=s.max_file_text_chars, max_extracted_bytes=s.max_extracted_bytes,
                              max_ratio=s.max_compression_ratio)
         parse = functools.partial(parse_file, limits=limits)
-        clock = self.files.clock
-        self.vector_stores = VectorStoresService(self.store, self.vector_indexes, clock)
-        self.vector_store_files = VectorStoreFilesService(self.store, self.vector_stores, self.files, parse,
-                                                          self.vector_indexes, clock)
-        self.vector_stores.vector_store_files = self.vector_store_files
+        queue = IngestionQueue()
+        # Its files reach the vector stores' own records: the service itself attaches files through them.
+        self.vector_store_files = VectorStoreFilesService(self.store, VectorStoreRecords(self.store, clock),
+                                                          self.files, parse, self.vector_indexes,
+                                                          enqueue=queue.put, clock=clock)
+        self.vector_stores = VectorStoresService(self.store, self.vector_indexes, self.vector_store_files, clock)
         self.file_batches = FileBatchesService(self.store, self.vector_stores, self.vector_store_files, clock)
         self.search = SearchService(self.store, self.vector_stores, self.embedder, self.vector_indexes)
         self.ingester = Ingester(self.store, self.files, parse, self.embedder, self.vector_indexes,
                                  self.vector_stores, self.vector_store_files, max_file_tokens=s.max_file_tokens,
                                  max_file_chunks=s.max_file_chunks, max_ingest_attempts=s.max_ingest_attempts)
-        self.ingestion = IngestionWorker(self.ingester)
-        self.vector_store_files.enqueue = self.ingestion.enqueue
-        self.files.on_delete.append(self.vector_store_files.forget_file)
-        self.messages.vector_stores = self.vector_stores
-        self.assistants.vector_stores = self.vector_stores
+        self.ingestion = IngestionWorker(self.ingester, queue)
+        self.files.on_delete.append(self.vector_store_files.forget_file)  # subscribes to deletions
 
     def model_objects(self) -> list[dict]:
         """The catalog (present or not) and any other local .gguf, as OpenAI model objects."""

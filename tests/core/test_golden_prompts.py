@@ -3,7 +3,7 @@ a call of each tool kind (function, code interpreter, file search) and its resul
 
 The models' templates come from their GGUF metadata, kept in ``tests/data/models``
 (a test checks them against the GGUF files that are present). The prompt is built by
-the runtime's own pieces: ``plan_turn``, ``system_messages``, ``replay_items``,
+the runtime's own pieces: ``plan_turn``, ``system_messages``, the tools' replay,
 ``render_items`` and the template. Regenerate the golden files after a deliberate
 change with ``LA_UPDATE_GOLDEN=1 pytest tests/core/test_golden_prompts.py`` and read
 the diff.
@@ -20,7 +20,8 @@ import pytest
 from local_assistants.catalog import CATALOG
 from local_assistants.core.prompt import ChatTemplate
 from local_assistants.core.window import WindowItem, render_items
-from local_assistants.tools.functions import plan_turn, replay_items, system_messages
+from local_assistants.tools.registry import default_tools
+from local_assistants.tools.turn import plan_turn, system_messages
 
 DATA = Path(__file__).parent.parent / "data"
 GOLDEN = DATA / "golden_prompts"
@@ -74,12 +75,12 @@ def render_turn(name: str, kind: str) -> str:
     model = TemplateOnly(template_of(name))
     run = {"instructions": "You are a helpful assistant.", "tools": tools, "tool_choice": "auto",
            "parallel_tool_calls": True, "response_format": "auto"}
-    plan = plan_turn(run, model, rounds_done=1, supported=frozenset({"function", "code_interpreter", "file_search"}),
-                     searchable=True)
+    tools = default_tools(None, code_runner=object(), searcher=object())  # every tool, all offered
+    plan = plan_turn(run, model, rounds_done=1, tools=tools.handlers)
     step = {"id": "step_1", "type": "tool_calls", "status": "completed", "step_details": {"tool_calls": [call]}}
     count = lambda text: len(text.split())  # noqa: E731  (only budgets use it here)
     items = [WindowItem("msg_1", "user", question, count(question)),
-             *replay_items([step], count, 1, protocol=plan.protocol)]
+             *tools.replay_items([step], count, 1, protocol=plan.protocol)]
     return model.template.render(render_items(system_messages(run["instructions"], plan), items),
                                  add_generation_prompt=True, tools=plan.tools)
 

@@ -1,4 +1,4 @@
-"""The ChatModel port over llama-cpp-python.
+"""The ChatModel port (``ports.model``) over llama-cpp-python.
 
 One ``Llama`` per GGUF file, loaded lazily and kept warm; generation is
 serialised by a lock (one context, one decode at a time).
@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Sequence
 
 from ..core.prompt import ChatTemplate
 from ..errors import ModelError
-from ..ports import Completion
+from ..ports import Completion, Generation
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +75,6 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
             break
         n += 1
     return n
-
-
-class Generation:
-    """Iterates text pieces as they are decoded; ``completion`` is set when done."""
-
-    def __init__(self, pieces: Iterator[str]):
-        self._pieces = pieces
-        self.completion: Completion | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        return self._pieces
 
 
 class _NoRedirect:

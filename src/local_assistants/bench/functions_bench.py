@@ -22,7 +22,8 @@ from ..adapters.pypi_models import is_present, pull
 from ..catalog import CATALOG, DEFAULT_MODEL, TEST_MODEL
 from ..core import grammar as G
 from ..core.toolcalls import parse_calls
-from ..tools.functions import plan_turn, system_messages
+from ..tools.functions import FunctionTool
+from ..tools.turn import plan_turn, system_messages
 from .report import median, table
 
 FORECAST = {
@@ -117,7 +118,7 @@ def call_validity(models_dir: Path, trials: int = 10) -> str:
            "response_format": "auto"}
     for name in (TEST_MODEL, "gemma-3-270m", DEFAULT_MODEL):
         model = _model(models_dir, name)
-        plan = plan_turn(run, model, rounds_done=0)  # the model's own tool protocol, as a run prompts it
+        plan = plan_turn(run, model, rounds_done=0, tools=[FunctionTool()])  # the model's own tool protocol, as a run prompts it
         counts = {"without grammar": 0, "with grammar": 0}
         for i in range(trials):
             model.seed = i

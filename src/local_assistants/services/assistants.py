@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..core import validation as v
 from ..errors import InvalidRequestError
-from ..ids import new_id
+from ..ids import Clock, new_id, system_clock
+from ..ports import ObjectStore
 from .base import ResourceService, deleted
+from .vector_stores import VectorStoresService
 
 # Fields a request may set, with their checks; shared by create and modify.
 _CHECKS = {
@@ -33,12 +35,15 @@ def _model(value: Any) -> str:
 class AssistantsService(ResourceService):
     table = "assistants"
     noun = "assistant"
-    vector_stores = None
-    """The vector-store service, set by the runtime: checks file_search stores, creates inline ones."""
 
-    @staticmethod
-    def check_model(name: str) -> None:
-        """Refuses a model name no run could use (set by the runtime: paths are the operator's)."""
+    def __init__(self, store: ObjectStore, clock: Clock = system_clock, *,
+                 vector_stores: VectorStoresService | None = None,
+                 check_model: Callable[[str], None] = lambda name: None):
+        super().__init__(store, clock)
+        self.vector_stores = vector_stores
+        """Checks file_search stores, creates inline ones (None: tool_resources kept as given)."""
+        self.check_model = check_model
+        """Refuses a model name no run could use (the runtime's: paths are the operator's)."""
 
     def _file_search(self, tool_resources: dict | None) -> dict | None:
         if self.vector_stores is None or not tool_resources:

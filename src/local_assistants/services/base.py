@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import InvalidRequestError, NotFoundError
 from ..ids import Clock, now_s, system_clock
-from ..ports import ListQuery, Page, Store
+from ..ports import ListQuery, ObjectStore, Page
 
 MAX_LIST_LIMIT = 100
 
@@ -15,7 +15,7 @@ class ResourceService:
     table: str = ""
     noun: str = ""  # as OpenAI names it in "No <noun> found with id ..."
 
-    def __init__(self, store: Store, clock: Clock = system_clock):
+    def __init__(self, store: ObjectStore, clock: Clock = system_clock):
         self.store = store
         self.clock = clock
 

@@ -10,11 +10,15 @@ import asyncio
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Callable
 
 from ..core import run_state
 
 # After one of these the stream of that run ends (requires_action: the client must act).
 FINAL_EVENTS = frozenset({f"thread.run.{s}" for s in run_state.TERMINAL} | {"thread.run.requires_action"})
+
+Publish = Callable[[str, str, dict], None]
+"""``publish(run_id, event name, data)``: what the run loop calls for each event of a run."""
 
 
 @dataclass(frozen=True)

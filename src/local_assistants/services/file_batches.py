@@ -10,10 +10,11 @@ from ..core import chunking
 from ..core import filters as flt
 from ..core import validation as v
 from ..errors import InvalidRequestError, InvalidStateError
-from ..ids import new_id
-from ..ports import ListQuery, Page
+from ..ids import Clock, new_id, system_clock
+from ..ports import FileSearchStore, ListQuery, Page
 from .base import ResourceService
-from .vector_store_files import file_counts, file_id_list
+from .vector_store_files import VectorStoreFilesService, file_counts, file_id_list
+from .vector_stores import VectorStoresService
 
 MAX_BATCH_FILES = 2000
 
@@ -22,8 +23,10 @@ class FileBatchesService(ResourceService):
     table = "file_batches"
     noun = "file batch"
 
-    def __init__(self, store, vector_stores, vector_store_files, clock=None):
-        super().__init__(store, *(c for c in [clock] if c))
+    def __init__(self, store: FileSearchStore, vector_stores: VectorStoresService,
+                 vector_store_files: VectorStoreFilesService, clock: Clock = system_clock):
+        super().__init__(store, clock)
+        self.store: FileSearchStore = store
         self.vector_stores = vector_stores
         self.vector_store_files = vector_store_files
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 from ..errors import InvalidRequestError, PayloadTooLargeError
-from ..ids import new_id
+from ..ids import Clock, new_id, system_clock
+from ..ports import ObjectStore
 from .base import ResourceService, deleted
 
 UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -40,8 +41,8 @@ class FilesService(ResourceService):
     table = "files"
     noun = "file"
 
-    def __init__(self, store, files_dir: Path, max_bytes: int, clock=None):
-        super().__init__(store, *(c for c in [clock] if c))
+    def __init__(self, store: ObjectStore, files_dir: Path, max_bytes: int, clock: Clock = system_clock):
+        super().__init__(store, clock)
         self.files_dir = Path(files_dir)
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes

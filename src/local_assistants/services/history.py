@@ -16,13 +16,13 @@ from typing import Callable, Iterator, Sequence
 
 from ..core.prompt import content_text
 from ..core.window import WindowItem
-from ..ports import ListQuery
+from ..ports import ListQuery, ThreadStore
 
 PAGE = 64
 
 
 class ThreadHistory:
-    def __init__(self, store, thread_id: str, tokenizer_key: str, count: Callable[[str], int], overhead: int,
+    def __init__(self, store: ThreadStore, thread_id: str, tokenizer_key: str, count: Callable[[str], int], overhead: int,
                  replay: Callable[[list[dict]], list[WindowItem]] | None = None, current_run: str | None = None):
         self.store = store
         self.thread_id = thread_id

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..ports import VectorIndex
+from ..ports import ChunkStore, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def vector_ids(slots: list[tuple[int, int]]) -> np.ndarray:
 class IndexCache:
     """``open_index(path)`` returns the saved index or None; ``new_index(path)`` an empty one."""
 
-    def __init__(self, store, root: Path, dimension: int,
+    def __init__(self, store: ChunkStore, root: Path, dimension: int,
                  open_index: Callable[[Path], VectorIndex | None], new_index: Callable[[Path], VectorIndex]):
         self.store = store
         self.root = Path(root)

@@ -18,8 +18,11 @@ import threading
 import numpy as np
 
 from ..core.chunking import TooManyChunks, chunk_text
-from ..ports import DocumentError, DocumentParser, Embedder
+from ..ports import DocumentError, DocumentParser, Embedder, FileSearchStore
+from .files import FilesService
 from .indexes import PIECE_SLOTS, IndexCache, vector_ids
+from .vector_store_files import VectorStoreFilesService
+from .vector_stores import VectorStoreRecords
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,8 @@ MAX_INGEST_ATTEMPTS = 2
 class Ingester:
     """Parses, chunks and embeds queued vector-store files, and completes or fails them."""
 
-    def __init__(self, store, files, parse: DocumentParser, embedder: Embedder, indexes: IndexCache,
-                 vector_stores, vector_store_files, *, max_file_tokens: int = MAX_FILE_TOKENS,
+    def __init__(self, store: FileSearchStore, files: FilesService, parse: DocumentParser, embedder: Embedder,
+                 indexes: IndexCache, vector_stores: VectorStoreRecords, vector_store_files: VectorStoreFilesService, *, max_file_tokens: int = MAX_FILE_TOKENS,
                  max_file_chunks: int = MAX_FILE_CHUNKS, max_ingest_attempts: int = MAX_INGEST_ATTEMPTS):
         self.store = store
         self.files = files
@@ -145,23 +148,57 @@ class Ingester:
             self.store.update_vector_store_file(current)
 
 
-class IngestionWorker:
-    def __init__(self, ingester: Ingester, *, tick_s: float = 1.0):
-        self.ingester = ingester
-        self.tick_s = tick_s
+class IngestionQueue:
+    """Files waiting to be ingested: attaching a file puts it here (``put``), the
+    ingestion worker takes it; ``wait_idle`` blocks until every file put is done."""
+
+    def __init__(self):
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
         self._pending = 0
         self._count_lock = threading.Lock()
 
-    def enqueue(self, vector_store_id: str, file_id: str) -> None:
+    def put(self, vector_store_id: str, file_id: str) -> None:
         with self._count_lock:
             self._pending += 1
             self._idle.clear()
         self._queue.put((vector_store_id, file_id))
+
+    def wake(self) -> None:
+        """Wake the worker waiting in ``get`` (it gets None)."""
+        self._queue.put(None)
+
+    def get(self, timeout: float) -> tuple[str, str] | None:
+        """The next file, None when woken; ``queue.Empty`` after ``timeout`` seconds."""
+        return self._queue.get(timeout=timeout)
+
+    def done(self) -> bool:
+        """One file taken is done; True when it was the last one pending."""
+        with self._count_lock:
+            self._pending -= 1
+            return self._pending == 0
+
+    def settle(self) -> None:
+        """Idle again, unless files were put meanwhile."""
+        with self._count_lock:
+            if self._pending == 0:
+                self._idle.set()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return self._idle.wait(timeout)
+
+
+class IngestionWorker:
+    def __init__(self, ingester: Ingester, files: IngestionQueue, *, tick_s: float = 1.0):
+        self.ingester = ingester
+        self.files = files
+        self.tick_s = tick_s
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def enqueue(self, vector_store_id: str, file_id: str) -> None:
+        self.files.put(vector_store_id, file_id)
 
     def start(self) -> None:
         if self._thread is not None:
@@ -173,7 +210,7 @@ class IngestionWorker:
 
     def stop(self, timeout: float = 30) -> None:
         self._stopping.set()
-        self._queue.put(None)
+        self.files.wake()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -184,7 +221,7 @@ class IngestionWorker:
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every queued file is done (for tests and the benchmark)."""
-        return self._idle.wait(timeout)
+        return self.files.wait_idle(timeout)
 
     def _loop(self) -> None:
         try:
@@ -193,7 +230,7 @@ class IngestionWorker:
             log.exception("checking the vector indexes failed")
         while not self._stopping.is_set():
             try:
-                item = self._queue.get(timeout=self.tick_s)
+                item = self.files.get(self.tick_s)
             except queue.Empty:
                 self._flush()  # deletions change indexes too
                 continue
@@ -204,14 +241,10 @@ class IngestionWorker:
             except Exception:  # never let the worker die: the next file must still be ingested
                 log.exception("ingestion of %s failed", item)
             finally:
-                with self._count_lock:
-                    self._pending -= 1
-                    done = self._pending == 0
+                done = self.files.done()
             if done:
                 self._flush()
-                with self._count_lock:
-                    if self._pending == 0:
-                        self._idle.set()
+                self.files.settle()
 
     def _flush(self) -> None:
         try:

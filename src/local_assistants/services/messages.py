@@ -7,8 +7,10 @@ from typing import Any
 from ..core import run_state
 from ..core import validation as v
 from ..errors import InvalidRequestError, InvalidStateError, NotFoundError
-from ..ids import new_id
+from ..ids import Clock, new_id, system_clock
+from ..ports import ThreadStore
 from .base import ResourceService, deleted
+from .vector_stores import VectorStoresService
 
 
 MESSAGE_FIELDS = ("role", "content", "attachments", "metadata")
@@ -17,8 +19,13 @@ MESSAGE_FIELDS = ("role", "content", "attachments", "metadata")
 class MessagesService(ResourceService):
     table = "messages"
     noun = "message"
-    vector_stores = None
-    """The vector-store service, set by the runtime: file_search attachments go to the thread's store."""
+
+    def __init__(self, store: ThreadStore, clock: Clock = system_clock, *,
+                 vector_stores: VectorStoresService | None = None):
+        super().__init__(store, clock)
+        self.store: ThreadStore = store
+        self.vector_stores = vector_stores
+        """file_search attachments go to the thread's store through it (None: no file search)."""
 
     def thread(self, thread_id: str) -> dict:
         thread = self.store.get("threads", thread_id)

@@ -13,6 +13,10 @@ from typing import Callable
 
 from ..catalog import CatalogModel, ModelResolver, ResolvedModel
 from ..errors import ModelError
+from ..ports import ChatModel
+
+ModelFactory = Callable[[ResolvedModel], ChatModel]
+"""Makes the ChatModel of a resolved model (the runtime's default: llama.cpp)."""
 
 
 class ModelFetcher:
@@ -53,16 +57,21 @@ class ModelFetcher:
 
 
 class ModelPool:
-    def __init__(self, resolver: ModelResolver, factory: Callable[[ResolvedModel], object], max_loaded: int = 2,
+    """Models by name, loaded once and kept warm (at most ``max_loaded``).
+
+    ``factory`` makes a ChatModel of a resolved model; it may be replaced before a model is
+    first asked for (tests wrap the real model that way: the pool builds models lazily)."""
+
+    def __init__(self, resolver: ModelResolver, factory: ModelFactory, max_loaded: int = 2,
                  fetch: Callable[[ResolvedModel], None] | None = None):
         self.resolver = resolver
         self.factory = factory
         self.max_loaded = max_loaded
         self.fetch = fetch
-        self._models: OrderedDict[str, object] = OrderedDict()
+        self._models: OrderedDict[str, ChatModel] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, name: str):
+    def get(self, name: str) -> ChatModel:
         resolved = self.resolver.resolve(name)
         if (self.fetch is not None and resolved.entry is not None and not resolved.path.is_file()
                 and resolved.path == self.resolver.models_dir / resolved.entry.filename):
@@ -74,13 +83,13 @@ class ModelPool:
                 self._models[resolved.key] = model
                 while len(self._models) > self.max_loaded:
                     _, old = self._models.popitem(last=False)
-                    getattr(old, "close", lambda: None)()
+                    old.close()
             self._models.move_to_end(resolved.key)
-        getattr(model, "load", lambda: None)()  # outside the pool lock: loading takes a while
+        model.load()  # outside the pool lock: loading takes a while
         return model
 
     def close(self) -> None:
         with self._lock:
             for model in self._models.values():
-                getattr(model, "close", lambda: None)()
+                model.close()
             self._models.clear()

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..core import run_state
+from ..core import run_state, step_state
 from ..core import validation as v
 from ..errors import InvalidRequestError, InvalidStateError, NotFoundError
-from ..ids import new_id
+from ..ids import Clock, new_id
+from ..ports import ThreadStore
 from ..tools import file_search
 from .base import ResourceService, list_query
 from .messages import MessagesService
+from .recorder import RunRecorder
 from .threads import ThreadsService
 
 MIN_MAX_PROMPT_TOKENS = 256
@@ -25,17 +27,26 @@ class RunsService(ResourceService):
     table = "runs"
     noun = "run"
 
-    def __init__(self, store, messages: MessagesService, threads: ThreadsService, *,
-                 requires_action_expiry_s: int = RUN_LIFETIME_S, clock=None):
+    def __init__(self, store: ThreadStore, messages: MessagesService, threads: ThreadsService, *,
+                 recorder: RunRecorder,
+                 enqueue: Callable[[str], None] = lambda run_id: None,
+                 request_cancel: Callable[[str], None] = lambda run_id: None,
+                 check_model: Callable[[str], None] = lambda name: None,
+                 requires_action_expiry_s: int = RUN_LIFETIME_S, clock: Clock | None = None):
         super().__init__(store, clock or messages.clock)
+        self.store: ThreadStore = store
         self.messages = messages
         self.threads = threads
         self.requires_action_expiry_s = requires_action_expiry_s
-        self.enqueue: Callable[[str], None] = lambda run_id: None
-        self.request_cancel: Callable[[str], None] = lambda run_id: None
-        self.publish: Callable[[str, str, dict], None] = lambda run_id, event, data: None
-        self.check_model: Callable[[str], None] = lambda name: None
-        """Refuses a model name no run could use (set by the runtime)."""
+        self.recorder = recorder
+        """Saves and publishes runs and steps (the run loop's own)."""
+        self.enqueue = enqueue
+        """Hands a queued run to the worker."""
+        self.request_cancel = request_cancel
+        """Asks the executor to stop a run in progress."""
+        self.publish = recorder.publish
+        self.check_model = check_model
+        """Refuses a model name no run could use."""
 
     # -- create -------------------------------------------------------------
     def create(self, thread_id: str, *, start: bool = True, **body: Any) -> dict:
@@ -162,7 +173,7 @@ class RunsService(ResourceService):
             return self.save(run)
 
     def save(self, run: dict) -> dict:
-        return self.store.update(self.table, run, thread_id=run["thread_id"], status=run["status"])
+        return self.recorder.save_run(run)
 
     # -- cancel -------------------------------------------------------------
     def cancel(self, thread_id: str, run_id: str) -> dict:
@@ -173,18 +184,15 @@ class RunsService(ResourceService):
                     f"Cannot cancel run with status '{run['status']}'.", param=None
                 )
             was = run["status"]
-            run = self.save(run_state.transition(run, run_state.CANCELLING, self.now()))
+            run = self.recorder.run_to(run, run_state.CANCELLING, publish=False)
         self.publish(run_id, "thread.run.cancelling", run)
         if was == run_state.IN_PROGRESS:
             self.request_cancel(run_id)  # the worker stops decoding and finishes the run
             return run
         # Nothing is executing it: finish the cancel here.
         with self.store.transaction():
-            run = self.save(run_state.transition(self.get(run_id), run_state.CANCELLED, self.now()))
-            for step in self.store.find("run_steps", run_id=run_id):
-                if step["status"] == "in_progress":
-                    step.update(status="cancelled", cancelled_at=self.now())
-                    self.store.update("run_steps", step, thread_id=step["thread_id"], run_id=run_id)
+            run = self.recorder.run_to(self.get(run_id), run_state.CANCELLED, publish=False)
+            self.recorder.settle_steps(run_id, step_state.CANCELLED)
         self.publish(run_id, "thread.run.cancelled", run)
         return run
 
@@ -230,11 +238,8 @@ class RunsService(ResourceService):
                         if s["type"] == "tool_calls" and s["status"] == "in_progress")
             for call in step["step_details"]["tool_calls"]:
                 call["function"]["output"] = outputs[call["id"]]
-            now = self.now()
-            step.update(status="completed", completed_at=now)
-            self.store.update("run_steps", step, thread_id=thread_id, run_id=run_id)
-            run = run_state.transition(run, run_state.QUEUED, now)
-            self.save(run)
+            self.recorder.step_to(step, step_state.COMPLETED, publish=False)
+            run = self.recorder.run_to(run, run_state.QUEUED, publish=False)
         self.publish(run_id, "thread.run.step.completed", step)
         self.publish(run_id, "thread.run.queued", run)
         if start:

@@ -21,8 +21,9 @@ from ..core import filters as flt
 from ..core import ranking
 from ..core import validation as v
 from ..errors import InvalidRequestError
-from ..ports import Embedder, SearchResult
+from ..ports import Embedder, FileSearchStore, SearchResult
 from .indexes import PIECE_SLOTS, IndexCache, vector_ids
+from .vector_stores import VectorStoreRecords
 
 MAX_NUM_RESULTS = 50
 CANDIDATES_MIN = 40
@@ -30,7 +31,8 @@ CANDIDATES_MIN = 40
 
 
 class SearchService:
-    def __init__(self, store, vector_stores, embedder: Embedder, indexes: IndexCache):
+    def __init__(self, store: FileSearchStore, vector_stores: VectorStoreRecords, embedder: Embedder,
+                 indexes: IndexCache):
         self.store = store
         self.vector_stores = vector_stores
         self.embedder = embedder

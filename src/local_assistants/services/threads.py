@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from ..core import validation as v
 from ..errors import InvalidRequestError
-from ..ids import new_id
+from ..ids import Clock, new_id
+from ..ports import ThreadStore
 from .base import ResourceService, deleted
 from .messages import MessagesService
 
@@ -15,15 +16,17 @@ class ThreadsService(ResourceService):
     table = "threads"
     noun = "thread"
 
-    def __init__(self, store, messages: MessagesService, clock=None):
+    def __init__(self, store: ThreadStore, messages: MessagesService, clock: Clock | None = None, *,
+                 on_delete: Sequence[Callable[[str], None]] = ()):
         super().__init__(store, clock or messages.clock)
+        self.store: ThreadStore = store
         self.messages = messages
-        self.on_delete: list = []
+        self.on_delete = list(on_delete)
         """Called with a deleted thread's id, after the rows are gone (its kernel and disk)."""
 
     @property
     def vector_stores(self):
-        """The vector-store service (the runtime wires it into the messages service)."""
+        """The vector-store service (the messages service's)."""
         return self.messages.vector_stores
 
     def create(self, *, messages: Any = None, metadata: Any = None, tool_resources: Any = None) -> dict:

@@ -9,15 +9,19 @@ file may sit in several stores.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..core import chunking
 from ..core import filters as flt
 from ..errors import InvalidRequestError, NotFoundError
 from ..ids import Clock, now_s, system_clock
-from ..ports import DocumentError, DocumentParser, ListQuery, Page
+from ..ports import DocumentError, DocumentParser, FileSearchStore, ListQuery, Page
 from .base import deleted, list_query
+from .files import FilesService
 from .indexes import IndexCache, vector_ids
+
+if TYPE_CHECKING:  # it imports this module
+    from .vector_stores import VectorStoreRecords
 
 FILE_STATUSES = ("in_progress", "completed", "failed", "cancelled")
 
@@ -43,7 +47,9 @@ def file_id_list(value: Any, param: str, max_len: int) -> list[str]:
 
 
 class VectorStoreFilesService:
-    def __init__(self, store, vector_stores, files, parse: DocumentParser, indexes: IndexCache,
+    def __init__(self, store: FileSearchStore, vector_stores: VectorStoreRecords, files: FilesService,
+                 parse: DocumentParser, indexes: IndexCache, *,
+                 enqueue: Callable[[str, str], None] = lambda vector_store_id, file_id: None,
                  clock: Clock = system_clock):
         self.store = store
         self.vector_stores = vector_stores
@@ -51,7 +57,8 @@ class VectorStoreFilesService:
         self.parse = parse
         self.indexes = indexes
         self.clock = clock
-        self.enqueue = lambda vector_store_id, file_id: None  # set by the runtime: the ingestion worker's
+        self.enqueue = enqueue
+        """Queues an attached file for ingestion (``IngestionQueue.put``)."""
 
     def create(self, vector_store_id: str, *, file_id: Any, attributes: Any = None,
                chunking_strategy: Any = None) -> dict:

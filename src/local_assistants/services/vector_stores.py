@@ -14,11 +14,11 @@ from typing import Any
 from ..core import chunking
 from ..core import validation as v
 from ..errors import InvalidRequestError, InvalidStateError
-from ..ids import new_id
-from ..ports import Page
+from ..ids import Clock, new_id, system_clock
+from ..ports import FileSearchStore, Page
 from .base import ResourceService, deleted
 from .indexes import IndexCache
-from .vector_store_files import file_counts, file_id_list
+from .vector_store_files import VectorStoreFilesService, file_counts, file_id_list
 
 MAX_FILE_IDS = 500
 MAX_EXPIRES_DAYS = 365
@@ -49,15 +49,45 @@ def _expires_at(obj: dict) -> int | None:
     return int(obj.get("last_active_at") or obj["created_at"]) + int(policy["days"]) * DAY_S
 
 
-class VectorStoresService(ResourceService):
+class VectorStoreRecords(ResourceService):
+    """A vector store looked up (404), checked usable (not expired) and kept active: what
+    its files, batches, ingestion and search need of it."""
+
     table = "vector_stores"
     noun = "vector store"
-    vector_store_files = None
-    """The vector-store files service, set by the runtime: files named at creation are attached through it."""
 
-    def __init__(self, store, indexes: IndexCache, clock=None):
-        super().__init__(store, *(c for c in [clock] if c))
+    def expired(self, obj: dict) -> bool:
+        return obj.get("expires_at") is not None and self.now() >= obj["expires_at"]
+
+    def usable(self, vector_store_id: str) -> dict:
+        """The store, if it exists (404) and has not expired (400): one files may join or a search read."""
+        obj = self.get(vector_store_id)
+        if self.expired(obj):
+            raise InvalidStateError(f"Vector store {vector_store_id} has expired.", param="vector_store_id")
+        return obj
+
+    def touch(self, vector_store_id: str) -> None:
+        """Record activity (searches, new files): pushes ``expires_at`` back."""
+        with self.store.transaction():
+            obj = self.store.get(self.table, vector_store_id)
+            if obj is None or self.expired(obj):
+                return
+            now = self.now()
+            if obj.get("last_active_at") == now:
+                return
+            obj["last_active_at"] = now
+            obj["expires_at"] = _expires_at(obj)
+            self.store.update(self.table, obj)
+
+
+class VectorStoresService(VectorStoreRecords):
+    def __init__(self, store: FileSearchStore, indexes: IndexCache, vector_store_files: VectorStoreFilesService,
+                 clock: Clock = system_clock):
+        super().__init__(store, clock)
+        self.store: FileSearchStore = store
         self.indexes = indexes
+        self.vector_store_files = vector_store_files
+        """Files named at creation are attached through it."""
 
     def create(self, *, name: Any = None, file_ids: Any = None, chunking_strategy: Any = None,
                expires_after: Any = None, metadata: Any = None, description: Any = None,
@@ -131,29 +161,6 @@ class VectorStoresService(ResourceService):
         else:
             status = "completed"
         return {**obj, "file_counts": counted, "usage_bytes": usage, "status": status}
-
-    def expired(self, obj: dict) -> bool:
-        return obj.get("expires_at") is not None and self.now() >= obj["expires_at"]
-
-    def usable(self, vector_store_id: str) -> dict:
-        """The store, if it exists (404) and has not expired (400): one files may join or a search read."""
-        obj = self.get(vector_store_id)
-        if self.expired(obj):
-            raise InvalidStateError(f"Vector store {vector_store_id} has expired.", param="vector_store_id")
-        return obj
-
-    def touch(self, vector_store_id: str) -> None:
-        """Record activity (searches, new files): pushes ``expires_at`` back."""
-        with self.store.transaction():
-            obj = self.store.get(self.table, vector_store_id)
-            if obj is None or self.expired(obj):
-                return
-            now = self.now()
-            if obj.get("last_active_at") == now:
-                return
-            obj["last_active_at"] = now
-            obj["expires_at"] = _expires_at(obj)
-            self.store.update(self.table, obj)
 
     # -- assistants, threads and messages ------------------------------------------
     def resolve_tool_resources(self, tool_resources: dict | None, *, for_thread: bool,

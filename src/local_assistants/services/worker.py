@@ -13,9 +13,11 @@ import queue
 import threading
 import time
 
-from ..core import run_state
-from ..ids import now_s
-from .executor import CRASH_MESSAGE
+from ..core import run_state, step_state
+from typing import Callable, Sequence
+
+from .executor import CRASH_MESSAGE, RunExecutor
+from .recorder import RunRecorder
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +27,14 @@ call) before it is marked failed regardless."""
 
 
 class RunWorker:
-    def __init__(self, executor, *, tick_s: float = 1.0, housekeeping=(), housekeeping_every_s: float = 30.0):
+    def __init__(self, executor: RunExecutor, recorder: RunRecorder, *, tick_s: float = 1.0,
+                 housekeeping: Sequence[Callable[[], object]] = (), housekeeping_every_s: float = 30.0):
         self.executor = executor
         self.housekeeping = list(housekeeping)
         self.housekeeping_every_s = housekeeping_every_s
         self._last_housekeeping = 0.0
-        self.runs = executor.runs
-        self.store = executor.store
+        self.recorder = recorder
+        self.store = recorder.store
         self.tick_s = tick_s
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -108,34 +111,24 @@ class RunWorker:
     def fail_interrupted(self) -> None:
         """Fail every run left in progress (or cancelling), its step and its message, as the
         server stopped under it."""
-        now = now_s(self.runs.clock)
+        rec = self.recorder
         for run in self.store.find("runs", status=[run_state.IN_PROGRESS, run_state.CANCELLING]):
             with self.store.transaction():
                 for message in self.store.find("messages", run_id=run["id"]):
                     if message["status"] == "in_progress":
-                        message.update(status="incomplete", incomplete_at=now,
+                        rec.message_to(message, "incomplete", publish=False,
                                        incomplete_details={"reason": "run_failed"})
-                        self.runs.messages.save(message)
-                for step in self.store.find("run_steps", run_id=run["id"]):
-                    if step["status"] == "in_progress":
-                        step.update(status="failed", failed_at=now,
-                                    last_error={"code": "server_error", "message": CRASH_MESSAGE})
-                        self.store.update("run_steps", step, thread_id=step["thread_id"], run_id=step["run_id"])
-                run = run_state.transition(run, run_state.FAILED, now)
-                run["last_error"] = {"code": "server_error", "message": CRASH_MESSAGE}
-                self.runs.save(run)
+                rec.settle_steps(run["id"], step_state.FAILED,
+                                 last_error={"code": "server_error", "message": CRASH_MESSAGE})
+                rec.run_to(run, run_state.FAILED, publish=False,
+                           last_error={"code": "server_error", "message": CRASH_MESSAGE})
             log.warning("run %s was in progress when the server stopped: marked failed", run["id"])
 
     def expire_waiting(self) -> None:
-        now = now_s(self.runs.clock)
+        now = self.recorder.now()
         for run in self.store.find("runs", status=run_state.REQUIRES_ACTION):
             if run.get("expires_at") is not None and run["expires_at"] <= now:
                 with self.store.transaction():
-                    for step in self.store.find("run_steps", run_id=run["id"]):
-                        if step["status"] == "in_progress":
-                            step.update(status="expired", expired_at=now)
-                            self.store.update("run_steps", step, thread_id=step["thread_id"],
-                                              run_id=step["run_id"])
-                    expired = run_state.transition(run, run_state.EXPIRED, now)
-                    self.runs.save(expired)
-                self.executor.publish(run["id"], "thread.run.expired", expired)
+                    self.recorder.settle_steps(run["id"], step_state.EXPIRED)
+                    expired = self.recorder.run_to(run, run_state.EXPIRED, publish=False)
+                self.recorder.publish(run["id"], "thread.run.expired", expired)

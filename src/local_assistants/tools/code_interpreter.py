@@ -23,6 +23,11 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ..adapters.safe_files import Folder
+from ..core.toolcalls import AnswerCode, ParsedCall
+from ..errors import LocalAssistantsError
+from ..ports import CodeOutcome, CodeRunner, ProducedFile
+from .annotations import link_files
+from .base import Answer, Call, Declared, ToolHandler
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +38,6 @@ MAX_COLLECTED_BYTES = 64 << 20
 MAX_COLLECTED_RUN_BYTES = 128 << 20
 """Size of all files collected in one run, at most."""
 FULL_BYTES = 1 << 20
-
-
-@dataclass
-class CodeOutcome:
-    logs: str
-    image_file_ids: list[str]
-    reset: bool
-
-
-@dataclass
-class ProducedFile:
-    name: str
-    file_id: str
 
 
 @dataclass
@@ -72,6 +64,9 @@ class CodeInterpreter:
         if self._checked is False:
             self._checked = self._availability()
         return self._checked
+
+    def warm_up(self) -> None:
+        self.pool.refill_in_background()  # ready by the time the model writes code
 
     # -- running code -------------------------------------------------------------
     def run(self, run: dict, code: str) -> CodeOutcome:
@@ -193,3 +188,77 @@ class _Bounded:
 
 def _mib(size: int) -> str:
     return f"{size / (1 << 20):.0f} MiB" if size >= 1 << 20 else f"{size} bytes"
+
+
+class CodeInterpreterTool(ToolHandler):
+    """The code interpreter in runs: code the model writes (a call, or, for a model with its
+    own protocol, a block in its answer) runs here, in the thread's kernel (``runner``)."""
+
+    kind = "code_interpreter"
+
+    def __init__(self, runner: CodeRunner | None):
+        self.runner = runner
+
+    @property
+    def available(self) -> bool:
+        return self.runner is not None
+
+    def prepare(self, run: dict) -> None:
+        why = self.runner.unavailable()
+        if why:
+            raise LocalAssistantsError(why)
+        self.runner.warm_up()  # ready by the time the model writes code
+
+    def declare(self, run: dict) -> Declared:
+        return Declared(code=self.requested(run))
+
+    def claims(self, call: ParsedCall) -> bool:
+        return call.kind == "code_interpreter"
+
+    def record(self, call: ParsedCall, call_id: str, index: int) -> tuple[dict, list[dict]]:
+        stored = {"id": call_id, "type": "code_interpreter",
+                  "code_interpreter": {"input": call.arguments, "outputs": []}}
+        return stored, [{"index": index, "id": call_id, "type": "code_interpreter",
+                         "code_interpreter": {"input": "", "outputs": []}},
+                        {"index": index, "type": "code_interpreter", "code_interpreter": {"input": call.arguments}}]
+
+    def execute(self, call: Call) -> bool:
+        """Run the code in the thread's kernel; its outputs go into the step and the stream."""
+        code = call.call["code_interpreter"]
+        outcome = self.runner.run(call.run, code["input"])
+        outputs = [{"type": "logs", "logs": outcome.logs}]
+        outputs += [{"type": "image", "image": {"file_id": fid}} for fid in outcome.image_file_ids]
+        code["outputs"] = outputs
+        call.save_step()
+        call.delta({"type": "code_interpreter",
+                    "code_interpreter": {"outputs": [{"index": i, **o} for i, o in enumerate(outputs)]}})
+        return not call.cancelled()
+
+    def answer(self, run: dict) -> Answer:
+        """Images the run's code displayed come first in the answer, as on OpenAI; files it
+        wrote are linked (``file_path`` annotations)."""
+        images, produced = self.runner.take_outputs(run["id"]) if self.runner is not None else ([], [])
+        return Answer(parts=[{"type": "image_file", "image_file": {"file_id": fid}} for fid in images],
+                      annotate=lambda text: link_files(text, produced))
+
+    def watch_answer(self, plan, answered: set[tuple[str, str]]) -> AnswerCode | None:
+        """A model with its own protocol may write the code it means to run in its answer;
+        the first such block of a run (none has run yet) is run."""
+        if (plan.protocol.native and plan.code and plan.can_call and not plan.json_answer
+                and not any(name == self.kind for name, _ in answered)):
+            return AnswerCode()
+        return None
+
+    def call_in_answer(self, watcher: AnswerCode) -> ParsedCall:
+        return ParsedCall("code_interpreter", "code_interpreter", watcher.code)
+
+    def finish(self, run_id: str) -> None:
+        if self.runner is not None:
+            self.runner.take_outputs(run_id)  # nothing of a finished run is kept in memory
+
+    def parsed(self, call: dict) -> ParsedCall:
+        return ParsedCall("code_interpreter", "code_interpreter", call["code_interpreter"]["input"])
+
+    def output(self, call: dict) -> tuple[str, str]:
+        logs = [o.get("logs", "") for o in call["code_interpreter"].get("outputs", []) if o["type"] == "logs"]
+        return "", "\n".join(logs) or "(no output)"

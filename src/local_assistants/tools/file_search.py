@@ -8,7 +8,13 @@ records it as OpenAI does, a ``file_search`` tool call with ``results``.
 
 from __future__ import annotations
 
+import json
 import re
+
+from ..core.toolcalls import ParsedCall, ToolProtocol
+from ..core.window import WindowItem
+from ..ports import ObjectStore, Searcher
+from .base import Answer, Call, Declared, ToolHandler
 
 FUNCTION = {
     "name": "file_search",
@@ -94,3 +100,80 @@ def cite(text: str, results: list[dict], step_index: int = 0, *, limit: int = 3)
         annotations.append({"type": "file_citation", "text": marker, "start_index": start,
                             "end_index": start + len(marker), "file_citation": {"file_id": result["file_id"]}})
     return text, annotations
+
+
+class FileSearchTool(ToolHandler):
+    """File search in runs: offered when the run has vector stores, declared as the function
+    ``file_search(query)``, carried out here; the answer cites what it drew on."""
+
+    kind = "file_search"
+    replayed_in_history = False  # a later run sees the answer, which carries what was found
+
+    def __init__(self, store: ObjectStore, searcher: Searcher | None):
+        self.store = store
+        self.searcher = searcher
+
+    @property
+    def available(self) -> bool:
+        return self.searcher is not None
+
+    def offered(self, run: dict) -> bool:
+        return self.available and bool(vector_store_ids(self.store, run))
+
+    def declare(self, run: dict) -> Declared:
+        return Declared(functions=[FUNCTION]) if self.requested(run) else Declared()
+
+    def claims(self, call: ParsedCall) -> bool:
+        return call.name == FUNCTION["name"]
+
+    def record(self, call: ParsedCall, call_id: str, index: int) -> tuple[dict, list[dict]]:
+        query = json.loads(call.arguments).get("query", "")
+        stored = {"id": call_id, "type": "file_search",
+                  "file_search": {"ranking_options": {"ranker": "auto", "score_threshold": 0.0},
+                                  "results": [], "query": query}}
+        # As OpenAI streams it: the call appears, its results are in the completed step.
+        return stored, [{"index": index, "id": call_id, "type": "file_search", "file_search": {}}]
+
+    def execute(self, call: Call) -> bool:
+        found = call.call["file_search"]
+        ranking, results = search(self.searcher, self.store, call.run, found["query"])
+        found.update(ranking_options=ranking, results=results)
+        call.save_step()
+        return True
+
+    def answer(self, run: dict) -> Answer:
+        def annotate(text: str) -> tuple[str, list[dict]]:
+            """file_citation annotations for the chunks the run's last search found and the answer used."""
+            searches = [c for s in self.store.find("run_steps", run_id=run["id"]) if s["type"] == "tool_calls"
+                        for c in s["step_details"]["tool_calls"] if c["type"] == "file_search"]
+            if not searches:
+                return text, []
+            return cite(text, searches[-1]["file_search"].get("results") or [], len(searches) - 1)
+
+        return Answer(annotate=annotate)
+
+    def parsed(self, call: dict) -> ParsedCall:
+        return ParsedCall("function", FUNCTION["name"], json.dumps({"query": call["file_search"].get("query") or ""}))
+
+    def replay(self, step: dict, calls: list[dict], count, overhead: int, budget: int,
+               protocol: ToolProtocol) -> list[WindowItem]:
+        """Each search call and its results, one group: the results, best first, as many as
+        fit in ``budget`` tokens (the weakest are left out, not the whole search)."""
+        items: list[WindowItem] = []
+        for c in calls:
+            said, call_chat = protocol.calls_message([self.parsed(c)])
+            group = f"{step['id']}:{c['id']}"
+            parts, used = [], count(said) + 2 * overhead
+            for i, r in enumerate(c["file_search"].get("results") or []):
+                part = f"[{i}] {r['file_name']}:\n" + " ".join(p["text"] for p in r.get("content") or [])
+                cost = count(part) + 1
+                if used + cost > budget:
+                    break
+                parts.append(part)
+                used += cost
+            text, chat = protocol.result_message("", "\n\n".join(parts) or "No results.")
+            items.append(WindowItem(group + ":call", "assistant", said, count(said) + overhead, group=group,
+                                    chat=call_chat))
+            items.append(WindowItem(group + ":results", "user", text, count(text) + overhead, group=group,
+                                    chat=chat))
+        return items

@@ -20,9 +20,12 @@ import time
 from dataclasses import dataclass, field
 
 from ...core.toolcalls import parse_calls
-from ...tools.functions import MAX_TOOL_ROUNDS, generate_turn, plan_turn, system_messages
+from ...tools.code_interpreter import CodeInterpreterTool
+from ...tools.functions import FunctionTool
+from ...tools.turn import MAX_TOOL_ROUNDS, generate_turn, plan_turn, system_messages
 
-SUPPORTED = frozenset({"function", "code_interpreter"})
+TOOLS = (FunctionTool(), CodeInterpreterTool(None))
+"""The tools a baseline turn declares (as a run offers them; the code runs here, not through a runner)."""
 
 
 @dataclass
@@ -65,7 +68,7 @@ def run_baseline(model, question: str, *, instructions: str, mode: str, temperat
     rounds, force_answer = 0, False
     start = time.perf_counter()
     while True:
-        plan = plan_turn(run, model, rounds_done=MAX_TOOL_ROUNDS if force_answer else rounds, supported=SUPPORTED)
+        plan = plan_turn(run, model, rounds_done=MAX_TOOL_ROUNDS if force_answer else rounds, tools=TOOLS)
         fixed = system_messages(instructions, plan)
         prompt = model.tokenize_prompt(model.format([*fixed, *history], tools=plan.tools))
         # As the runtime's window does, within the same budget: the oldest code rounds go first.

@@ -1,0 +1,98 @@
+"""The chat-model port, as the run loop really uses a model: a template to lay out a
+conversation, a tokenizer, and one generator method decoding after prompt tokens.
+
+``adapters.llama.LlamaChatModel`` implements it over llama.cpp; ``testing.FakeChatModel``
+with scripted turns and no GGUF, for fast tests of the run loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..core.prompt import ChatTemplate
+
+
+@dataclass
+class Completion:
+    """What a model produced for one prompt."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" | "length" | "cancelled"
+
+
+class Generation:
+    """Iterates text pieces as they are decoded; ``completion`` is set when done."""
+
+    def __init__(self, pieces: Iterator[str]):
+        self._pieces = pieces
+        self.completion: Completion | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return self._pieces
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A loaded local model.
+
+    ``name`` keys what is counted per tokenizer (a thread's token counts); ``sampling`` is
+    the model's recommended sampling (``temperature``, ``top_p``...), for runs that set none.
+    """
+
+    name: str
+    sampling: dict
+
+    @property
+    def n_ctx(self) -> int: ...
+
+    @property
+    def template(self) -> "ChatTemplate":
+        """How the model lays out a conversation (and whether it declares tools itself)."""
+        ...
+
+    @property
+    def json_object_grammar(self) -> str:
+        """GBNF for any JSON object (``response_format: json_object``)."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def tokenize_prompt(self, prompt: str) -> list[int]:
+        """The tokens of a formatted prompt, a leading BOS token added when the model wants one."""
+        ...
+
+    def format(self, messages: Sequence[dict], tools: Sequence[dict] | None = None) -> str:
+        """The conversation as the model's template lays it out, ready for the assistant's turn."""
+        ...
+
+    def generate(self, prompt_tokens: list[int], *, max_tokens: int, temperature: float = 0.2,
+                 top_p: float = 1.0, grammar: str | None = None, stop: Sequence[str] = (),
+                 should_stop: Callable[[], bool] | None = None,
+                 release_grammar: Callable[[str], bool] | None = None,
+                 repeat_penalty: float | None = None) -> Generation:
+        """Decode up to ``max_tokens`` after ``prompt_tokens``: the returned ``Generation``
+        yields text pieces, then holds the ``Completion``.  ``grammar`` (GBNF) constrains the
+        output until ``release_grammar(text so far)`` is true; ``should_stop`` is polled
+        between tokens (the completion then ends ``cancelled``)."""
+        ...
+
+    def schema_to_grammar(self, schema: dict) -> str:
+        """GBNF for a JSON schema."""
+        ...
+
+    def load(self) -> None:
+        """Make the model ready (a no-op once loaded)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ModelSource(Protocol):
+    """Models by name (``services.models.ModelPool``: a name resolves to a file, loaded once)."""
+
+    def get(self, name: str) -> ChatModel: ...

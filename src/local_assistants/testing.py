@@ -1,0 +1,115 @@
+"""A chat model for tests: the ChatModel port with scripted turns, no GGUF, no llama.cpp.
+
+``FakeChatModel`` says the texts it is given, one turn per ``generate`` call, so the
+run loop (answers, tool calls, requires_action, code and file search) can be tested in
+milliseconds.  Its tokenizer is one token per character (a prompt's tokens are its
+characters' code points), its template ChatML unless another is given: counts and
+windows are exact and easy to reason about.  The real model keeps its own tests; this
+stands beside them, never instead (see ``tests/services/test_executor.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, Sequence
+
+from .core.prompt import CHATML, ChatTemplate
+from .ports import Completion, Generation
+
+ANY_JSON_OBJECT = 'root ::= "{" [^}]* "}"'
+
+
+class FakeChatModel:
+    """Scripted turns (``script``, consumed in order); records what it was asked.
+
+    A turn is a text, or a function of the prompt (as text) returning one.  A run that asks
+    for more turns than scripted fails (``LookupError``), as a broken model would fail it.
+    ``piece`` is how many characters each streamed piece holds (one token each).
+    """
+
+    def __init__(self, script: Sequence[str | Callable[[str], str]] = (), *, name: str = "fake-model",
+                 n_ctx: int = 32768, template: ChatTemplate | None = None, sampling: dict | None = None,
+                 piece: int = 1):
+        self.name = name
+        self.sampling = dict(sampling or {})
+        self.script = list(script)
+        self.piece = piece
+        self._n_ctx = n_ctx
+        self._template = template or ChatTemplate(builtin=CHATML)
+        self.prompts: list[str] = []
+        """Each prompt it was given, as text."""
+        self.calls: list[dict] = []
+        """Each ``generate``'s options (``grammar``, ``max_tokens``, ``temperature``...)."""
+        self.loaded = self.closed = False
+
+    def say(self, *turns: str | Callable[[str], str]) -> None:
+        """Replace the script: the next turns say these."""
+        self.script[:] = list(turns)
+
+    # -- the port ---------------------------------------------------------------
+    @property
+    def n_ctx(self) -> int:
+        return self._n_ctx
+
+    @property
+    def template(self) -> ChatTemplate:
+        return self._template
+
+    @property
+    def json_object_grammar(self) -> str:
+        return ANY_JSON_OBJECT
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+    def tokenize_prompt(self, prompt: str) -> list[int]:
+        return [ord(ch) for ch in prompt]
+
+    def format(self, messages: Sequence[dict], tools: Sequence[dict] | None = None) -> str:
+        return self.template.render(messages, add_generation_prompt=True, tools=tools)
+
+    def generate(self, prompt_tokens: list[int], *, max_tokens: int, temperature: float = 0.2,
+                 top_p: float = 1.0, grammar: str | None = None, stop: Sequence[str] = (),
+                 should_stop: Callable[[], bool] | None = None,
+                 release_grammar: Callable[[str], bool] | None = None,
+                 repeat_penalty: float | None = None) -> Generation:
+        prompt = "".join(chr(t) for t in prompt_tokens)
+        self.prompts.append(prompt)
+        self.calls.append(dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p, grammar=grammar,
+                               stop=list(stop), repeat_penalty=repeat_penalty))
+        if not self.script:
+            raise LookupError(f"{self.name}: no scripted turn left")
+        turn = self.script.pop(0)
+        text = turn(prompt) if callable(turn) else turn
+        gen = Generation(iter(()))
+        gen._pieces = self._decode(gen, text, len(prompt_tokens), max_tokens, should_stop)
+        return gen
+
+    def schema_to_grammar(self, schema: dict) -> str:
+        return ANY_JSON_OBJECT
+
+    def load(self) -> None:
+        self.loaded = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    # -------------------------------------------------------------------------------
+    def _decode(self, gen: Generation, text: str, prompt_tokens: int, max_tokens: int,
+                should_stop: Callable[[], bool] | None) -> Iterator[str]:
+        """As the llama adapter decodes: a piece, then the token limit, then ``should_stop``."""
+        said, finish = 0, "stop"
+        if max_tokens <= 0 and text:
+            finish = "length"
+        while said < len(text) and said < max_tokens:
+            piece = text[said:min(said + self.piece, max_tokens)]
+            said += len(piece)
+            yield piece
+            if said >= len(text):
+                break
+            if said >= max_tokens:
+                finish = "length"
+                break
+            if should_stop is not None and should_stop():
+                finish = "cancelled"
+                break
+        gen.completion = Completion(text[:said], prompt_tokens, said, finish)
