@@ -437,3 +437,40 @@ def test_file_search_steps_show_results_and_citations_show_the_chunk(page, serve
     assert "otter.md" in page.text("#citation-pop")
     page.screenshot("chat-file-search")
     assert not page.error_banner()
+
+
+TABLE_ANSWER = ("Here are the squares:\n\n"
+                "| n | n squared | note |\n"
+                "|:-:|--:|:--|\n"
+                "| 1 | 1 | **odd** |\n"
+                "| 2 | 4 | `even` |\n"
+                "| 3 | 9 | a \\| b |\n"
+                "\nThat is all.")
+
+
+def test_a_markdown_table_in_an_answer_is_a_table(page, server):
+    page.create_assistant("Tabler")
+    say(server, TABLE_ANSWER)
+    page.send("Make a table of the first three squares.")
+    page.wait(lambda d: page.status() == "completed")
+    page.wait_text(".message.assistant .markdown", "That is all.")
+    table = page.d.execute_script("""
+        const t = document.querySelector('.message.assistant table.md-table');
+        if (!t) return null;
+        const cells = (row) => [...row.children].map((c) => [c.tagName, c.innerHTML, c.style.textAlign]);
+        return {head: cells(t.tHead.rows[0]), body: [...t.tBodies[0].rows].map(cells)};
+    """)
+    assert table is not None, page.text(".message.assistant .markdown")
+    assert table["head"] == [["TH", "n", "center"], ["TH", "n squared", "right"], ["TH", "note", "left"]]
+    assert [[c[1] for c in row] for row in table["body"]] == [
+        ["1", "1", "<strong>odd</strong>"], ["2", "4", "<code>even</code>"], ["3", "9", "a | b"]]
+    assert [c[2] for c in table["body"][0]] == ["center", "right", "left"]
+    assert page.texts(".message.assistant .markdown p") == ["Here are the squares:", "That is all."]
+    page.screenshot("chat-table")
+
+    # What is not a table stays text: no delimiter row, a setext-like rule, a count mismatch.
+    render = "return Markdown.render(arguments[0]);"
+    for text in ("a | b\nc | d", "Title\n---", "| a |\n|---|---|\n| 1 |"):
+        assert "<table" not in page.d.execute_script(render, text), text
+    assert "<table" in page.d.execute_script(render, "a | b\n--- | ---\n1 | 2")  # outer pipes optional
+    assert not page.error_banner()
