@@ -439,6 +439,90 @@ def test_file_search_steps_show_results_and_citations_show_the_chunk(page, serve
     assert not page.error_banner()
 
 
+def images(page, css) -> list[dict]:
+    """The images under ``css``: their file id, address and whether they were decoded."""
+    return page.d.execute_script("""
+        return [...document.querySelectorAll(arguments[0])].map((i) => ({
+            id: i.dataset.fileId, src: i.src, loaded: i.complete && i.naturalWidth > 0, width: i.naturalWidth}));
+    """, css)
+
+
+def loaded_image(page, css) -> dict:
+    return page.wait(lambda d: next((i for i in images(page, css) if i["loaded"]), None))
+
+
+def downloaded(page, folder: Path, css, name) -> str:
+    """Clicks the link ``css`` and returns the text of the file the browser saved as ``name``."""
+    folder.mkdir(exist_ok=True)
+    page.d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    page.click(css)
+    target = folder / name
+    page.wait(lambda d: target.is_file() and not list(folder.glob("*.crdownload")), timeout=30)
+    return target.read_text()
+
+
+PLOT = ("import matplotlib.pyplot as plt\nxs = list(range(11))\nplt.plot(xs, [x * x for x in xs])\n"
+        "plt.title('Squares')\nplt.show()\nopen('/mnt/data/out.csv', 'w').write('a,b\\n1,2\\n')")
+PLOT_ANSWER = "Here is the plot of the squares. The table is in [out.csv](sandbox:/mnt/data/out.csv)."
+
+
+def plot_and_table(page, server, downloads: Path):
+    """A code interpreter run that draws a plot and writes /mnt/data/out.csv: the image shows
+    in the message and in the step, and the answer's file_path link downloads the file."""
+    page.create_assistant("Plotter", code=True)
+    say(server, f"```python\n{PLOT}\n```", PLOT_ANSWER)
+    page.send("Plot the squares of 0 to 10 and save a small table.")
+    page.wait(lambda d: page.status() == "completed")
+    page.wait_text(".message.assistant .markdown", "Here is the plot of the squares.")
+
+    # The image is fetched (with the key, when there is one) into a blob: URL, and decoded.
+    inline = loaded_image(page, ".message.assistant img.inline-image")
+    assert inline["src"].startswith("blob:") and inline["id"].startswith("file-") and inline["width"] > 100
+    step = loaded_image(page, ".tool-call.code_interpreter img.inline-image")
+    assert step["id"] == inline["id"]
+    page.wait_text(".tool-call.code_interpreter .step-code", "plt.plot")
+
+    # The annotated sandbox: link is one download link, its label kept, no raw Markdown left.
+    page.wait(lambda d: page.all(".message.assistant a.file-link"))
+    assert page.texts(".message.assistant a.file-link") == ["⤓ out.csv"]
+    text = page.text(".message.assistant .markdown")
+    assert "sandbox:" not in text and "](" not in text and "The table is in ⤓ out.csv." in text, text
+    assert downloaded(page, downloads, ".message.assistant a.file-link", "out.csv") == "a,b\n1,2\n"
+    return inline["id"]
+
+
+def test_a_plot_shows_inline_and_in_the_step_and_a_written_file_downloads(page, server, tmp_path):
+    image_id = plot_and_table(page, server, tmp_path / "downloads")
+    page.screenshot("chat-image-and-file")
+
+    # Again from the thread list, after a reload (nothing cached in the page).
+    page.d.refresh()
+    page.wait(lambda d: page.find("body").get_attribute("data-ready") == "1")
+    page.click("#thread-list li")
+    assert loaded_image(page, ".message.assistant img.inline-image")["id"] == image_id
+    assert loaded_image(page, ".tool-call.code_interpreter img.inline-image")["id"] == image_id
+    page.wait(lambda d: page.all(".message.assistant a.file-link"))
+    (tmp_path / "downloads" / "out.csv").unlink()
+    assert downloaded(page, tmp_path / "downloads", ".message.assistant a.file-link", "out.csv") == "a,b\n1,2\n"
+    assert not page.error_banner()
+
+
+def test_with_an_api_key_images_and_downloads_carry_it(chrome, tmp_path):
+    """/v1/files/{id}/content needs the key too: an <img src> could not send it."""
+    with serve_scripted(tmp_path / "keyed", wrap=Paced, api_key="sesame") as la:
+        chrome.get_log("browser")
+        home = la.base_url.removesuffix("/v1") + "/"
+        chrome.get(home)
+        chrome.execute_script("localStorage.clear(); sessionStorage.setItem('local-assistants.playground.api-key', 'sesame');")
+        chrome.get(home)
+        page = Page(chrome, tmp_path)
+        page.wait(lambda d: page.find("body").get_attribute("data-ready") == "1")
+        plot_and_table(page, la, tmp_path / "downloads")
+        assert not page.find("#key-dialog").is_displayed()  # no request went without the key
+        assert not page.error_banner()
+        assert not js_errors(chrome)
+
+
 TABLE_ANSWER = ("Here are the squares:\n\n"
                 "| n | n squared | note |\n"
                 "|:-:|--:|:--|\n"

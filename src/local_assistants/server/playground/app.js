@@ -393,18 +393,20 @@ function textPart(text, message) {
   annotations.forEach((a, i) => {
     if (a.text) value = value.split(a.text).join(`\uE000${i}\uE001`);
   });
-  const html = Markdown.render(value).replace(/\uE000(\d+)\uE001/g, (_, i) => {
+  // A marker may carry the label of the Markdown link around it (\uE002, see markdown.js),
+  // already rendered as HTML: [out.csv](sandbox:/mnt/data/out.csv) is one link, "⤓ out.csv".
+  const html = Markdown.render(value).replace(/\uE000(\d+)(?:\uE002([^\uE001]*))?\uE001/g, (_, i, label) => {
     const a = annotations[Number(i)];
     if (a.type === "file_path") {
-      const label = a.text.split("/").pop();
-      return `<a href="#" class="file-link" data-file-id="${esc(a.file_path.file_id)}" title="Download ${esc(label)}">⤓ ${esc(label)}</a>`;
+      const name = a.text.split("/").pop();
+      return `<a href="#" class="file-link" data-file-id="${esc(a.file_path.file_id)}" title="Download ${esc(name)}">⤓ ${label === undefined ? esc(name) : label}</a>`;
     }
     if (a.type === "file_citation") {
       const m = a.text.match(/(\d+):(\d+)/);
       const n = m ? `${Number(m[2]) + 1}` : "*";
       return `<button type="button" class="citation" data-file-id="${esc(a.file_citation.file_id)}" data-marker="${esc(a.text)}" title="Show the cited chunk">[${n}]</button>`;
     }
-    return esc(a.text);
+    return label === undefined ? esc(a.text) : label;
   });
   const div = el("div", { class: "markdown", html });
   for (const a of $$("a.file-link", div)) a.addEventListener("click", guard((e) => { e.preventDefault(); return download(a.dataset.fileId); }));

@@ -23,6 +23,11 @@ const Markdown = (() => {
       .replace(/(^|[^*\w])\*([^*\s][^*]*?)\*(?!\w)/g, "$1<em>$2</em>")
       .replace(/(^|[^_\w])_([^_\s][^_]*?)_(?!\w)/g, "$1<em>$2</em>")
       .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (m, label, href) => {
+        // A link to an annotated span (app.js marks each annotation's text \uE000<n>\uE001
+        // before rendering, e.g. a file_path's sandbox:/mnt/data/... link) becomes that
+        // marker with the link's label, \uE000<n>\uE002<label>\uE001, for app.js to replace.
+        const marker = href.match(/^\uE000(\d+)\uE001$/);
+        if (marker) return `\uE000${marker[1]}\uE002${label}\uE001`;
         // Only plain web links are followed; sandbox: paths come as file_path annotations.
         const url = href.replace(/&amp;/g, "&");
         return /^https?:\/\//i.test(url)
