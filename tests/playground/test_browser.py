@@ -558,3 +558,115 @@ def test_a_markdown_table_in_an_answer_is_a_table(page, server):
         assert "<table" not in page.d.execute_script(render, text), text
     assert "<table" in page.d.execute_script(render, "a | b\n--- | ---\n1 | 2")  # outer pipes optional
     assert not page.error_banner()
+
+
+ANSWER_SCHEMA = json.dumps({"name": "answer", "schema": {
+    "type": "object", "properties": {"value": {"type": "number"}, "unit": {"type": "string"}},
+    "required": ["value"]}}, indent=2)
+
+
+def form_values(page) -> dict:
+    """The assistant editor's fields, as shown."""
+    return page.d.execute_script("""
+        const v = (s) => document.querySelector(s).value;
+        return {name: v('#a-name'), instructions: v('#a-instructions'), temperature: v('#a-temperature'),
+                code: document.querySelector('#a-code').checked, search: document.querySelector('#a-search').checked,
+                format: v('#a-format'), schema: v('#a-format-schema'),
+                schema_shown: !document.querySelector('#a-format-schema').hidden,
+                files: [...document.querySelectorAll('#a-code-files input:checked')].map((b) => b.value),
+                store: v('#a-vector-store')};
+    """)
+
+
+def accept_confirm(page):
+    page.wait(lambda d: _alert(d), timeout=10).accept()
+
+
+def _alert(driver):
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        return driver.switch_to.alert
+    except NoAlertPresentException:
+        return None
+
+
+def test_an_assistant_is_edited_and_the_change_stays_after_a_reload_then_deleted(page, server):
+    from selenium.webdriver.support.ui import Select
+
+    from conftest import sdk_client
+
+    client = sdk_client(server.base_url)
+    prices = client.files.create(file=("prices.csv", b"item,price\ntea,3\n"), purpose="assistants")
+    store = client.vector_stores.create(name="edit docs")
+
+    page.new_assistant()
+    page.type("#a-name", "Draft")
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", "Saved asst_")
+    assistant_id = page.find("#assistant-form").get_attribute("data-loaded")
+    assert assistant_id.startswith("asst_")
+
+    # Edit every field of the saved one.
+    page.type("#a-name", "Statistician")
+    page.type("#a-instructions", "Answer with a number and its unit.")
+    page.type("#a-temperature", "0.3")
+    page.click("#a-code")
+    page.click("#a-search")
+    Select(page.find("#a-format")).select_by_value("json_schema")
+    page.wait(lambda d: page.find("#a-format-schema").is_displayed())
+    page.set_value("#a-format-schema", ANSWER_SCHEMA)
+    page.click(f'#a-code-files input[value="{prices.id}"]')
+    Select(page.find("#a-vector-store")).select_by_value(store.id)
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", f"Saved {assistant_id}")
+    page.wait_text(f'#assistant-list li[data-id="{assistant_id}"] .title', "Statistician")
+
+    a = client.beta.assistants.retrieve(assistant_id)  # saved through POST /v1/assistants/{id}
+    assert (a.name, a.instructions, a.temperature) == ("Statistician", "Answer with a number and its unit.", 0.3)
+    assert sorted(t.type for t in a.tools) == ["code_interpreter", "file_search"]
+    assert a.response_format.type == "json_schema" and a.response_format.json_schema.name == "answer"
+    assert a.response_format.json_schema.schema_["required"] == ["value"]
+    assert a.tool_resources.code_interpreter.file_ids == [prices.id]
+    assert a.tool_resources.file_search.vector_store_ids == [store.id]
+
+    # After a reload, the form shows what was saved.
+    page.d.refresh()
+    page.wait(lambda d: page.find("body").get_attribute("data-ready") == "1")
+    page.tab("assistants")
+    page.click(f'#assistant-list li[data-id="{assistant_id}"]')
+    page.wait(lambda d: page.find("#assistant-form").get_attribute("data-loaded") == assistant_id)
+    shown = form_values(page)
+    assert json.loads(shown.pop("schema"))["schema"] == json.loads(ANSWER_SCHEMA)["schema"]
+    assert shown == {"name": "Statistician", "instructions": "Answer with a number and its unit.", "temperature": "0.3",
+                     "code": True, "search": True, "format": "json_schema", "schema_shown": True,
+                     "files": [prices.id], "store": store.id}
+    assert "Edit Statistician" == page.text("#assistant-form-title")
+    page.screenshot("assistant-editor")
+
+    # Saved again as loaded (the schema as the API returned it), then less: no file search.
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", f"Saved {assistant_id}")
+    page.click("#a-search")
+    Select(page.find("#a-vector-store")).select_by_value("")
+    Select(page.find("#a-format")).select_by_value("auto")
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", f"Saved {assistant_id}")
+    a = client.beta.assistants.retrieve(assistant_id)
+    assert [t.type for t in a.tools] == ["code_interpreter"] and a.response_format == "auto"
+    assert a.tool_resources.file_search is None or not a.tool_resources.file_search.vector_store_ids
+
+    # Delete: asked first, then gone from the list, the API and the chat's choices.
+    page.click("#assistant-delete")
+    accept_confirm(page)
+    page.wait(lambda d: not page.all(f'#assistant-list li[data-id="{assistant_id}"]'))
+    page.wait(lambda d: page.find("#assistant-form").get_attribute("data-loaded") == "new")
+    import openai
+
+    with pytest.raises(openai.NotFoundError):
+        client.beta.assistants.retrieve(assistant_id)
+    page.tab("chat")
+    page.wait(lambda d: page.all("#chat-assistant option"))
+    assert not page.all(f'#chat-assistant option[value="{assistant_id}"]')
+    client.close()
+    assert not page.error_banner()
