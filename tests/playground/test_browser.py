@@ -670,3 +670,62 @@ def test_an_assistant_is_edited_and_the_change_stays_after_a_reload_then_deleted
     assert not page.all(f'#chat-assistant option[value="{assistant_id}"]')
     client.close()
     assert not page.error_banner()
+
+
+def ids_in(page, css) -> list[str]:
+    return page.d.execute_script("return [...document.querySelectorAll(arguments[0])].map((e) => e.dataset.id);", css)
+
+
+def page_through(page, items, more, expected):
+    """A list of more than a page: 20 first, "More" (the API's after cursor) until all are there."""
+    page.wait(lambda d: len(ids_in(page, items)) == 20 and page.find(more).is_displayed())
+    assert ids_in(page, items) == expected[:20]
+    while page.find(more).is_displayed():
+        shown = len(ids_in(page, items))
+        page.click(more)
+        page.wait(lambda d: len(ids_in(page, items)) > shown)
+    assert ids_in(page, items) == expected  # in order, none twice, none missed
+
+
+def test_long_lists_show_more_and_a_long_thread_loads_earlier_messages(page, server):
+    from conftest import sdk_client
+
+    client = sdk_client(server.base_url)
+    model = server.settings.default_model
+    for i in range(25):
+        client.beta.assistants.create(model=model, name=f"Bulk {i:02d}")
+        client.files.create(file=(f"bulk-{i:02d}.txt", f"note {i}".encode()), purpose="assistants")
+        client.vector_stores.create(name=f"bulk store {i:02d}")
+    every = lambda listing: [o.id for o in listing(order="desc", limit=100)]  # every page, by the SDK  # noqa: E731
+
+    page.tab("assistants")
+    page_through(page, "#assistant-list li", "#assistants-more", every(client.beta.assistants.list))
+    page.tab("files")
+    page_through(page, "#file-list tr", "#files-more", every(client.files.list))
+    page.tab("stores")
+    page_through(page, "#vs-list li", "#vs-more", every(client.vector_stores.list))
+
+    thread = client.beta.threads.create()
+    for i in range(1, 26):
+        client.beta.threads.messages.create(thread.id, role="user", content=f"Message {i:02d}")
+    page.d.execute_script("localStorage.setItem('local-assistants.playground.threads', JSON.stringify([arguments[0]]));",
+                          {"id": thread.id, "title": "A long thread", "created_at": thread.created_at})
+    page.tab("chat")
+    page.wait(lambda d: page.all(f'#thread-list li[data-id="{thread.id}"]'))
+    page.click(f'#thread-list li[data-id="{thread.id}"]')
+    page.wait(lambda d: len(page.all(".message")) == 20)
+    assert page.texts(".message .markdown") == [f"Message {i:02d}" for i in range(6, 26)]  # the latest, oldest first
+    assert page.find("#older-messages").is_displayed()
+    # Read up to the oldest shown, then load earlier ones: they go above, the view stays put.
+    where = """const box = document.querySelector('#messages');
+               const m = [...box.querySelectorAll('.message')].find((e) => e.innerText.includes('Message 06'));
+               return m.getBoundingClientRect().top - box.getBoundingClientRect().top;"""
+    page.d.execute_script("document.querySelector('#messages').scrollTop = 0;")
+    before = page.d.execute_script(where)
+    page.click("#older-messages")
+    page.wait(lambda d: len(page.all(".message")) == 25)
+    assert page.texts(".message .markdown") == [f"Message {i:02d}" for i in range(1, 26)]
+    assert abs(page.d.execute_script(where) - before) < 2
+    assert not page.find("#older-messages").is_displayed()
+    client.close()
+    assert not page.error_banner()

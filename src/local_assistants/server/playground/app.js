@@ -352,13 +352,14 @@ async function loadMessages() {
   const first = !chat.oldestCursor;
   const page = await api.get(`/threads/${chat.thread.id}/messages`, { limit: 20, order: "desc", after: chat.oldestCursor });
   const box = $("#messages");
+  const fromBottom = box.scrollHeight - box.scrollTop; // earlier ones go above: what was read stays put
   for (const m of page.data) {
     chat.messages.set(m.id, m);
     box.prepend(messageNode(m));
   }
   chat.oldestCursor = page.last_id;
   $("#older-messages").hidden = !page.has_more;
-  if (first) box.scrollTop = box.scrollHeight;
+  box.scrollTop = first ? box.scrollHeight : box.scrollHeight - fromBottom;
 }
 
 function messageNode(m) {
@@ -725,7 +726,8 @@ async function loadAssistants(more = false) {
   if (!more) { assistants.cursor = null; $("#assistant-list").replaceChildren(); }
   const page = await api.get("/assistants", { limit: 20, order: "desc", after: assistants.cursor });
   for (const a of page.data) {
-    $("#assistant-list").append(el("li", { "data-id": a.id, onclick: () => editAssistant(a.id) },
+    const selected = assistants.current && assistants.current.id === a.id ? "selected" : "";
+    $("#assistant-list").append(el("li", { "data-id": a.id, class: selected, onclick: () => editAssistant(a.id) },
       el("span", { class: "title", text: a.name || "(unnamed)" }),
       el("span", { class: "meta", text: `${a.model} · ${a.tools.map((t) => t.type).join(", ") || "no tools"}` })));
   }
