@@ -130,11 +130,12 @@ class Scripted:
 
 
 @contextlib.contextmanager
-def serve_scripted(folder: Path, wrap=Scripted):
-    """A real server whose model is the test model wrapped by ``wrap`` (``server.scripted``)."""
+def serve_scripted(folder: Path, wrap=Scripted, **overrides):
+    """A real server whose model is the test model wrapped by ``wrap`` (``server.scripted``);
+    ``overrides`` are settings (``api_key=...``)."""
     from local_assistants.runtime import llama_factory
 
-    settings = make_settings(folder)
+    settings = make_settings(folder, **overrides)
     with LocalAssistants(settings) as server:
         server.scripted = wrap(llama_factory(settings)(server.runtime.models.resolve(settings.default_model)))
         server.runtime.model_pool.factory = lambda resolved: server.scripted

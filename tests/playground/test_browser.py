@@ -437,3 +437,295 @@ def test_file_search_steps_show_results_and_citations_show_the_chunk(page, serve
     assert "otter.md" in page.text("#citation-pop")
     page.screenshot("chat-file-search")
     assert not page.error_banner()
+
+
+def images(page, css) -> list[dict]:
+    """The images under ``css``: their file id, address and whether they were decoded."""
+    return page.d.execute_script("""
+        return [...document.querySelectorAll(arguments[0])].map((i) => ({
+            id: i.dataset.fileId, src: i.src, loaded: i.complete && i.naturalWidth > 0, width: i.naturalWidth}));
+    """, css)
+
+
+def loaded_image(page, css) -> dict:
+    return page.wait(lambda d: next((i for i in images(page, css) if i["loaded"]), None))
+
+
+def downloaded(page, folder: Path, css, name) -> str:
+    """Clicks the link ``css`` and returns the text of the file the browser saved as ``name``."""
+    folder.mkdir(exist_ok=True)
+    page.d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    page.click(css)
+    target = folder / name
+    page.wait(lambda d: target.is_file() and not list(folder.glob("*.crdownload")), timeout=30)
+    return target.read_text()
+
+
+PLOT = ("import matplotlib.pyplot as plt\nxs = list(range(11))\nplt.plot(xs, [x * x for x in xs])\n"
+        "plt.title('Squares')\nplt.show()\nopen('/mnt/data/out.csv', 'w').write('a,b\\n1,2\\n')")
+PLOT_ANSWER = "Here is the plot of the squares. The table is in [out.csv](sandbox:/mnt/data/out.csv)."
+
+
+def plot_and_table(page, server, downloads: Path):
+    """A code interpreter run that draws a plot and writes /mnt/data/out.csv: the image shows
+    in the message and in the step, and the answer's file_path link downloads the file."""
+    page.create_assistant("Plotter", code=True)
+    say(server, f"```python\n{PLOT}\n```", PLOT_ANSWER)
+    page.send("Plot the squares of 0 to 10 and save a small table.")
+    page.wait(lambda d: page.status() == "completed")
+    page.wait_text(".message.assistant .markdown", "Here is the plot of the squares.")
+
+    # The image is fetched (with the key, when there is one) into a blob: URL, and decoded.
+    inline = loaded_image(page, ".message.assistant img.inline-image")
+    assert inline["src"].startswith("blob:") and inline["id"].startswith("file-") and inline["width"] > 100
+    step = loaded_image(page, ".tool-call.code_interpreter img.inline-image")
+    assert step["id"] == inline["id"]
+    page.wait_text(".tool-call.code_interpreter .step-code", "plt.plot")
+
+    # The annotated sandbox: link is one download link, its label kept, no raw Markdown left.
+    page.wait(lambda d: page.all(".message.assistant a.file-link"))
+    assert page.texts(".message.assistant a.file-link") == ["⤓ out.csv"]
+    text = page.text(".message.assistant .markdown")
+    assert "sandbox:" not in text and "](" not in text and "The table is in ⤓ out.csv." in text, text
+    assert downloaded(page, downloads, ".message.assistant a.file-link", "out.csv") == "a,b\n1,2\n"
+    return inline["id"]
+
+
+def test_a_plot_shows_inline_and_in_the_step_and_a_written_file_downloads(page, server, tmp_path):
+    image_id = plot_and_table(page, server, tmp_path / "downloads")
+    page.screenshot("chat-image-and-file")
+
+    # Again from the thread list, after a reload (nothing cached in the page).
+    page.d.refresh()
+    page.wait(lambda d: page.find("body").get_attribute("data-ready") == "1")
+    page.click("#thread-list li")
+    assert loaded_image(page, ".message.assistant img.inline-image")["id"] == image_id
+    assert loaded_image(page, ".tool-call.code_interpreter img.inline-image")["id"] == image_id
+    page.wait(lambda d: page.all(".message.assistant a.file-link"))
+    (tmp_path / "downloads" / "out.csv").unlink()
+    assert downloaded(page, tmp_path / "downloads", ".message.assistant a.file-link", "out.csv") == "a,b\n1,2\n"
+    assert not page.error_banner()
+
+
+def test_with_an_api_key_images_and_downloads_carry_it(chrome, tmp_path):
+    """/v1/files/{id}/content needs the key too: an <img src> could not send it."""
+    with serve_scripted(tmp_path / "keyed", wrap=Paced, api_key="sesame") as la:
+        chrome.get_log("browser")
+        home = la.base_url.removesuffix("/v1") + "/"
+        chrome.get(home)
+        chrome.execute_script("localStorage.clear(); sessionStorage.setItem('local-assistants.playground.api-key', 'sesame');")
+        chrome.get(home)
+        page = Page(chrome, tmp_path)
+        page.wait(lambda d: page.find("body").get_attribute("data-ready") == "1")
+        plot_and_table(page, la, tmp_path / "downloads")
+        assert not page.find("#key-dialog").is_displayed()  # no request went without the key
+        assert not page.error_banner()
+        assert not js_errors(chrome)
+
+
+TABLE_ANSWER = ("Here are the squares:\n\n"
+                "| n | n squared | note |\n"
+                "|:-:|--:|:--|\n"
+                "| 1 | 1 | **odd** |\n"
+                "| 2 | 4 | `even` |\n"
+                "| 3 | 9 | a \\| b |\n"
+                "\nThat is all.")
+
+
+def test_a_markdown_table_in_an_answer_is_a_table(page, server):
+    page.create_assistant("Tabler")
+    say(server, TABLE_ANSWER)
+    page.send("Make a table of the first three squares.")
+    page.wait(lambda d: page.status() == "completed")
+    page.wait_text(".message.assistant .markdown", "That is all.")
+    table = page.d.execute_script("""
+        const t = document.querySelector('.message.assistant table.md-table');
+        if (!t) return null;
+        const cells = (row) => [...row.children].map((c) => [c.tagName, c.innerHTML, c.style.textAlign]);
+        return {head: cells(t.tHead.rows[0]), body: [...t.tBodies[0].rows].map(cells)};
+    """)
+    assert table is not None, page.text(".message.assistant .markdown")
+    assert table["head"] == [["TH", "n", "center"], ["TH", "n squared", "right"], ["TH", "note", "left"]]
+    assert [[c[1] for c in row] for row in table["body"]] == [
+        ["1", "1", "<strong>odd</strong>"], ["2", "4", "<code>even</code>"], ["3", "9", "a | b"]]
+    assert [c[2] for c in table["body"][0]] == ["center", "right", "left"]
+    assert page.texts(".message.assistant .markdown p") == ["Here are the squares:", "That is all."]
+    page.screenshot("chat-table")
+
+    # What is not a table stays text: no delimiter row, a setext-like rule, a count mismatch.
+    render = "return Markdown.render(arguments[0]);"
+    for text in ("a | b\nc | d", "Title\n---", "| a |\n|---|---|\n| 1 |"):
+        assert "<table" not in page.d.execute_script(render, text), text
+    assert "<table" in page.d.execute_script(render, "a | b\n--- | ---\n1 | 2")  # outer pipes optional
+    assert not page.error_banner()
+
+
+ANSWER_SCHEMA = json.dumps({"name": "answer", "schema": {
+    "type": "object", "properties": {"value": {"type": "number"}, "unit": {"type": "string"}},
+    "required": ["value"]}}, indent=2)
+
+
+def form_values(page) -> dict:
+    """The assistant editor's fields, as shown."""
+    return page.d.execute_script("""
+        const v = (s) => document.querySelector(s).value;
+        return {name: v('#a-name'), instructions: v('#a-instructions'), temperature: v('#a-temperature'),
+                code: document.querySelector('#a-code').checked, search: document.querySelector('#a-search').checked,
+                format: v('#a-format'), schema: v('#a-format-schema'),
+                schema_shown: !document.querySelector('#a-format-schema').hidden,
+                files: [...document.querySelectorAll('#a-code-files input:checked')].map((b) => b.value),
+                store: v('#a-vector-store')};
+    """)
+
+
+def accept_confirm(page):
+    page.wait(lambda d: _alert(d), timeout=10).accept()
+
+
+def _alert(driver):
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        return driver.switch_to.alert
+    except NoAlertPresentException:
+        return None
+
+
+def test_an_assistant_is_edited_and_the_change_stays_after_a_reload_then_deleted(page, server):
+    from selenium.webdriver.support.ui import Select
+
+    from conftest import sdk_client
+
+    client = sdk_client(server.base_url)
+    prices = client.files.create(file=("prices.csv", b"item,price\ntea,3\n"), purpose="assistants")
+    store = client.vector_stores.create(name="edit docs")
+
+    page.new_assistant()
+    page.type("#a-name", "Draft")
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", "Saved asst_")
+    assistant_id = page.find("#assistant-form").get_attribute("data-loaded")
+    assert assistant_id.startswith("asst_")
+
+    # Edit every field of the saved one.
+    page.type("#a-name", "Statistician")
+    page.type("#a-instructions", "Answer with a number and its unit.")
+    page.type("#a-temperature", "0.3")
+    page.click("#a-code")
+    page.click("#a-search")
+    Select(page.find("#a-format")).select_by_value("json_schema")
+    page.wait(lambda d: page.find("#a-format-schema").is_displayed())
+    page.set_value("#a-format-schema", ANSWER_SCHEMA)
+    page.click(f'#a-code-files input[value="{prices.id}"]')
+    Select(page.find("#a-vector-store")).select_by_value(store.id)
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", f"Saved {assistant_id}")
+    page.wait_text(f'#assistant-list li[data-id="{assistant_id}"] .title', "Statistician")
+
+    a = client.beta.assistants.retrieve(assistant_id)  # saved through POST /v1/assistants/{id}
+    assert (a.name, a.instructions, a.temperature) == ("Statistician", "Answer with a number and its unit.", 0.3)
+    assert sorted(t.type for t in a.tools) == ["code_interpreter", "file_search"]
+    assert a.response_format.type == "json_schema" and a.response_format.json_schema.name == "answer"
+    assert a.response_format.json_schema.schema_["required"] == ["value"]
+    assert a.tool_resources.code_interpreter.file_ids == [prices.id]
+    assert a.tool_resources.file_search.vector_store_ids == [store.id]
+
+    # After a reload, the form shows what was saved.
+    page.d.refresh()
+    page.wait(lambda d: page.find("body").get_attribute("data-ready") == "1")
+    page.tab("assistants")
+    page.click(f'#assistant-list li[data-id="{assistant_id}"]')
+    page.wait(lambda d: page.find("#assistant-form").get_attribute("data-loaded") == assistant_id)
+    shown = form_values(page)
+    assert json.loads(shown.pop("schema"))["schema"] == json.loads(ANSWER_SCHEMA)["schema"]
+    assert shown == {"name": "Statistician", "instructions": "Answer with a number and its unit.", "temperature": "0.3",
+                     "code": True, "search": True, "format": "json_schema", "schema_shown": True,
+                     "files": [prices.id], "store": store.id}
+    assert "Edit Statistician" == page.text("#assistant-form-title")
+    page.screenshot("assistant-editor")
+
+    # Saved again as loaded (the schema as the API returned it), then less: no file search.
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", f"Saved {assistant_id}")
+    page.click("#a-search")
+    Select(page.find("#a-vector-store")).select_by_value("")
+    Select(page.find("#a-format")).select_by_value("auto")
+    page.click("#assistant-save")
+    page.wait_text("#assistant-form-error", f"Saved {assistant_id}")
+    a = client.beta.assistants.retrieve(assistant_id)
+    assert [t.type for t in a.tools] == ["code_interpreter"] and a.response_format == "auto"
+    assert a.tool_resources.file_search is None or not a.tool_resources.file_search.vector_store_ids
+
+    # Delete: asked first, then gone from the list, the API and the chat's choices.
+    page.click("#assistant-delete")
+    accept_confirm(page)
+    page.wait(lambda d: not page.all(f'#assistant-list li[data-id="{assistant_id}"]'))
+    page.wait(lambda d: page.find("#assistant-form").get_attribute("data-loaded") == "new")
+    import openai
+
+    with pytest.raises(openai.NotFoundError):
+        client.beta.assistants.retrieve(assistant_id)
+    page.tab("chat")
+    page.wait(lambda d: page.all("#chat-assistant option"))
+    assert not page.all(f'#chat-assistant option[value="{assistant_id}"]')
+    client.close()
+    assert not page.error_banner()
+
+
+def ids_in(page, css) -> list[str]:
+    return page.d.execute_script("return [...document.querySelectorAll(arguments[0])].map((e) => e.dataset.id);", css)
+
+
+def page_through(page, items, more, expected):
+    """A list of more than a page: 20 first, "More" (the API's after cursor) until all are there."""
+    page.wait(lambda d: len(ids_in(page, items)) == 20 and page.find(more).is_displayed())
+    assert ids_in(page, items) == expected[:20]
+    while page.find(more).is_displayed():
+        shown = len(ids_in(page, items))
+        page.click(more)
+        page.wait(lambda d: len(ids_in(page, items)) > shown)
+    assert ids_in(page, items) == expected  # in order, none twice, none missed
+
+
+def test_long_lists_show_more_and_a_long_thread_loads_earlier_messages(page, server):
+    from conftest import sdk_client
+
+    client = sdk_client(server.base_url)
+    model = server.settings.default_model
+    for i in range(25):
+        client.beta.assistants.create(model=model, name=f"Bulk {i:02d}")
+        client.files.create(file=(f"bulk-{i:02d}.txt", f"note {i}".encode()), purpose="assistants")
+        client.vector_stores.create(name=f"bulk store {i:02d}")
+    every = lambda listing: [o.id for o in listing(order="desc", limit=100)]  # every page, by the SDK  # noqa: E731
+
+    page.tab("assistants")
+    page_through(page, "#assistant-list li", "#assistants-more", every(client.beta.assistants.list))
+    page.tab("files")
+    page_through(page, "#file-list tr", "#files-more", every(client.files.list))
+    page.tab("stores")
+    page_through(page, "#vs-list li", "#vs-more", every(client.vector_stores.list))
+
+    thread = client.beta.threads.create()
+    for i in range(1, 26):
+        client.beta.threads.messages.create(thread.id, role="user", content=f"Message {i:02d}")
+    page.d.execute_script("localStorage.setItem('local-assistants.playground.threads', JSON.stringify([arguments[0]]));",
+                          {"id": thread.id, "title": "A long thread", "created_at": thread.created_at})
+    page.tab("chat")
+    page.wait(lambda d: page.all(f'#thread-list li[data-id="{thread.id}"]'))
+    page.click(f'#thread-list li[data-id="{thread.id}"]')
+    page.wait(lambda d: len(page.all(".message")) == 20)
+    assert page.texts(".message .markdown") == [f"Message {i:02d}" for i in range(6, 26)]  # the latest, oldest first
+    assert page.find("#older-messages").is_displayed()
+    # Read up to the oldest shown, then load earlier ones: they go above, the view stays put.
+    where = """const box = document.querySelector('#messages');
+               const m = [...box.querySelectorAll('.message')].find((e) => e.innerText.includes('Message 06'));
+               return m.getBoundingClientRect().top - box.getBoundingClientRect().top;"""
+    page.d.execute_script("document.querySelector('#messages').scrollTop = 0;")
+    before = page.d.execute_script(where)
+    page.click("#older-messages")
+    page.wait(lambda d: len(page.all(".message")) == 25)
+    assert page.texts(".message .markdown") == [f"Message {i:02d}" for i in range(1, 26)]
+    assert abs(page.d.execute_script(where) - before) < 2
+    assert not page.find("#older-messages").is_displayed()
+    client.close()
+    assert not page.error_banner()

@@ -352,13 +352,14 @@ async function loadMessages() {
   const first = !chat.oldestCursor;
   const page = await api.get(`/threads/${chat.thread.id}/messages`, { limit: 20, order: "desc", after: chat.oldestCursor });
   const box = $("#messages");
+  const fromBottom = box.scrollHeight - box.scrollTop; // earlier ones go above: what was read stays put
   for (const m of page.data) {
     chat.messages.set(m.id, m);
     box.prepend(messageNode(m));
   }
   chat.oldestCursor = page.last_id;
   $("#older-messages").hidden = !page.has_more;
-  if (first) box.scrollTop = box.scrollHeight;
+  box.scrollTop = first ? box.scrollHeight : box.scrollHeight - fromBottom;
 }
 
 function messageNode(m) {
@@ -393,18 +394,20 @@ function textPart(text, message) {
   annotations.forEach((a, i) => {
     if (a.text) value = value.split(a.text).join(`\uE000${i}\uE001`);
   });
-  const html = Markdown.render(value).replace(/\uE000(\d+)\uE001/g, (_, i) => {
+  // A marker may carry the label of the Markdown link around it (\uE002, see markdown.js),
+  // already rendered as HTML: [out.csv](sandbox:/mnt/data/out.csv) is one link, "⤓ out.csv".
+  const html = Markdown.render(value).replace(/\uE000(\d+)(?:\uE002([^\uE001]*))?\uE001/g, (_, i, label) => {
     const a = annotations[Number(i)];
     if (a.type === "file_path") {
-      const label = a.text.split("/").pop();
-      return `<a href="#" class="file-link" data-file-id="${esc(a.file_path.file_id)}" title="Download ${esc(label)}">⤓ ${esc(label)}</a>`;
+      const name = a.text.split("/").pop();
+      return `<a href="#" class="file-link" data-file-id="${esc(a.file_path.file_id)}" title="Download ${esc(name)}">⤓ ${label === undefined ? esc(name) : label}</a>`;
     }
     if (a.type === "file_citation") {
       const m = a.text.match(/(\d+):(\d+)/);
       const n = m ? `${Number(m[2]) + 1}` : "*";
       return `<button type="button" class="citation" data-file-id="${esc(a.file_citation.file_id)}" data-marker="${esc(a.text)}" title="Show the cited chunk">[${n}]</button>`;
     }
-    return esc(a.text);
+    return label === undefined ? esc(a.text) : label;
   });
   const div = el("div", { class: "markdown", html });
   for (const a of $$("a.file-link", div)) a.addEventListener("click", guard((e) => { e.preventDefault(); return download(a.dataset.fileId); }));
@@ -723,7 +726,8 @@ async function loadAssistants(more = false) {
   if (!more) { assistants.cursor = null; $("#assistant-list").replaceChildren(); }
   const page = await api.get("/assistants", { limit: 20, order: "desc", after: assistants.cursor });
   for (const a of page.data) {
-    $("#assistant-list").append(el("li", { "data-id": a.id, onclick: () => editAssistant(a.id) },
+    const selected = assistants.current && assistants.current.id === a.id ? "selected" : "";
+    $("#assistant-list").append(el("li", { "data-id": a.id, class: selected, onclick: () => editAssistant(a.id) },
       el("span", { class: "title", text: a.name || "(unnamed)" }),
       el("span", { class: "meta", text: `${a.model} · ${a.tools.map((t) => t.type).join(", ") || "no tools"}` })));
   }

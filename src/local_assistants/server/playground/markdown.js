@@ -1,5 +1,5 @@
 // A small Markdown renderer for the playground's messages: fenced code, inline code,
-// headings, lists, block quotes, emphasis, links, paragraphs. LaTeX ($...$, $$...$$,
+// headings, lists, block quotes, GitHub-style pipe tables, emphasis, links, paragraphs. LaTeX ($...$, $$...$$,
 // \(...\), \[...\]) is kept as written, in a monospace span, so that it stays readable
 // without a math library. Everything is escaped before any markup is added: the text
 // comes from a model and is never trusted as HTML.
@@ -23,6 +23,11 @@ const Markdown = (() => {
       .replace(/(^|[^*\w])\*([^*\s][^*]*?)\*(?!\w)/g, "$1<em>$2</em>")
       .replace(/(^|[^_\w])_([^_\s][^_]*?)_(?!\w)/g, "$1<em>$2</em>")
       .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (m, label, href) => {
+        // A link to an annotated span (app.js marks each annotation's text \uE000<n>\uE001
+        // before rendering, e.g. a file_path's sandbox:/mnt/data/... link) becomes that
+        // marker with the link's label, \uE000<n>\uE002<label>\uE001, for app.js to replace.
+        const marker = href.match(/^\uE000(\d+)\uE001$/);
+        if (marker) return `\uE000${marker[1]}\uE002${label}\uE001`;
         // Only plain web links are followed; sandbox: paths come as file_path annotations.
         const url = href.replace(/&amp;/g, "&");
         return /^https?:\/\//i.test(url)
@@ -30,6 +35,47 @@ const Markdown = (() => {
           : m;
       });
     return s.replace(/\uE010(\d+)\uE011/g, (_, i) => kept[Number(i)]);
+  }
+
+  // A table row's cells: the outer pipes dropped, split at each pipe not escaped as \|.
+  function cells(line) {
+    let s = line.trim();
+    if (s.startsWith("|")) s = s.slice(1);
+    if (s.endsWith("|") && !s.endsWith("\\|")) s = s.slice(0, -1);
+    const out = [];
+    let cell = "";
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] === "\\" && s[i + 1] === "|") { cell += "|"; i++; }
+      else if (s[i] === "|") { out.push(cell.trim()); cell = ""; }
+      else cell += s[i];
+    }
+    out.push(cell.trim());
+    return out;
+  }
+  const DELIMITER = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
+
+  // A GitHub-style table starts at lines[i] when it is a row of cells followed by a
+  // delimiter row (---, :--, --:, :-:) of as many cells, both with a pipe; returns null
+  // otherwise. Body rows follow until a blank line or a line with no pipe; a row with too
+  // few cells gets empty ones, too many are dropped.
+  function table(lines, i) {
+    const head = lines[i];
+    const delimiter = lines[i + 1];
+    if (delimiter === undefined || !head.includes("|") || !delimiter.includes("|") || !DELIMITER.test(delimiter)) return null;
+    const names = cells(head);
+    const aligns = cells(delimiter).map((d) => (d.startsWith(":") && d.endsWith(":") ? "center"
+      : d.endsWith(":") ? "right" : d.startsWith(":") ? "left" : ""));
+    if (names.length !== aligns.length) return null;
+    const cell = (tag, text, k) => `<${tag}${aligns[k] ? ` style="text-align: ${aligns[k]}"` : ""}>${inline(text)}</${tag}>`;
+    const rows = [];
+    let j = i + 2;
+    for (; j < lines.length && lines[j].trim() && lines[j].includes("|"); j++) {
+      const row = cells(lines[j]);
+      rows.push(`<tr>${names.map((_, k) => cell("td", row[k] || "", k)).join("")}</tr>`);
+    }
+    const html = `<div class="table-wrap"><table class="md-table"><thead><tr>${names.map((n, k) => cell("th", n, k)).join("")}</tr></thead>`
+      + `<tbody>${rows.join("")}</tbody></table></div>`;
+    return { html, next: j };
   }
 
   function render(text) {
@@ -74,6 +120,13 @@ const Markdown = (() => {
         continue;
       }
       if (!line.trim()) { flush(); continue; }
+      const tab = table(lines, i);
+      if (tab) {
+        flush();
+        out.push(tab.html);
+        i = tab.next - 1;
+        continue;
+      }
       const heading = line.match(/^(#{1,6})\s+(.*)$/);
       if (heading) {
         flush();
