@@ -69,10 +69,16 @@ class EventBus:
         return sub
 
     def publish(self, run_id: str, event: str, data: dict) -> None:
+        """Each subscriber gets the object as it is now: a copy, since the publisher goes on
+        changing its own (a slow client once read ``thread.message.created`` with the
+        message's final content, serialised only when it was sent)."""
         with self._lock:
             subs = list(self._subs.get(run_id, ()))
+        if not subs:
+            return
+        event_ = Event(event, _snapshot(data))
         for sub in subs:
-            sub.push(Event(event, data))
+            sub.push(event_)
 
     def _remove(self, sub: Subscription) -> None:
         with self._lock:
@@ -81,3 +87,12 @@ class EventBus:
                 subs.remove(sub)
                 if not subs:
                     del self._subs[sub.run_id]
+
+
+def _snapshot(value):
+    """A copy of a JSON-shaped value (dicts, lists, scalars): faster than ``deepcopy``."""
+    if isinstance(value, dict):
+        return {k: _snapshot(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    return value
