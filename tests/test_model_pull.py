@@ -76,6 +76,16 @@ def test_the_command_names_the_models_folder_only_when_it_is_not_the_default(tmp
 
 
 # -- beside the real pulls: the fetcher's own rules, with a pull that only counts ------------
+class _Unloaded:
+    """A model the pool can hold, load and close: these tests are about pulling only."""
+
+    def load(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def test_runs_needing_the_same_missing_model_pull_it_once(tmp_path):
     entry = CATALOG[SMALL]
     calls = []
@@ -86,7 +96,7 @@ def test_runs_needing_the_same_missing_model_pull_it_once(tmp_path):
         (tmp_path / e.filename).write_bytes(b"x")
 
     fetch = ModelFetcher(slow_pull, lambda name: f"pull {name}")
-    pool = ModelPool(ModelResolver(tmp_path, SMALL), lambda resolved: object(), fetch=fetch)
+    pool = ModelPool(ModelResolver(tmp_path, SMALL), lambda resolved: _Unloaded(), fetch=fetch)
     threads = [threading.Thread(target=pool.get, args=("gpt-4o",)) for _ in range(4)]
     for t in threads:
         t.start()
@@ -99,7 +109,7 @@ def test_a_gguf_path_is_never_pulled(tmp_path):
     calls = []
     fetch = ModelFetcher(lambda e: calls.append(e), lambda name: "")
     # Paths are the operator's (api_model_paths): allowed here, and still never pulled.
-    pool = ModelPool(ModelResolver(tmp_path / "models", SMALL, allow_paths=True), lambda resolved: object(),
+    pool = ModelPool(ModelResolver(tmp_path / "models", SMALL, allow_paths=True), lambda resolved: _Unloaded(),
                      fetch=fetch)
     pool.get(str(tmp_path / "elsewhere" / CATALOG[SMALL].filename))  # a path naming a catalog file
     assert calls == []
