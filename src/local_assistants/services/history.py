@@ -32,6 +32,7 @@ class ThreadHistory:
         self.replay = replay
         self.current_run = current_run  # its own tool work comes as run_items
         self._steps: dict[str, list[dict]] = {}
+        self._replayed: dict[str, list[WindowItem]] = {}  # counted once per history, not per walk
 
     def newest_first(self, run_items: Sequence[WindowItem] = ()) -> Iterator[WindowItem]:
         """The thread's items, newest first, preceded by ``run_items``.
@@ -66,14 +67,19 @@ class ThreadHistory:
         run_id = message.get("run_id")
         if self.replay is None or message["role"] != "assistant" or not run_id or run_id == self.current_run:
             return []
-        steps = self._steps.get(run_id)
-        if steps is None:
-            steps = self._steps[run_id] = self.store.find("run_steps", run_id=run_id)
+        if message["id"] not in self._replayed:
+            steps = self._steps.get(run_id)
+            if steps is None:
+                steps = self._steps[run_id] = self.store.find("run_steps", run_id=run_id)
+            self._replayed[message["id"]] = self._tool_steps_before(steps, message["id"])
+        return self._replayed[message["id"]]
+
+    def _tool_steps_before(self, steps: list[dict], message_id: str) -> list[WindowItem]:
         before: list[dict] = []
         for step in steps:
             if step["type"] != "message_creation":
                 before.append(step)
-            elif step["step_details"]["message_creation"]["message_id"] == message["id"]:
+            elif step["step_details"]["message_creation"]["message_id"] == message_id:
                 return self.replay(before) if before else []
             else:
                 before = []
