@@ -158,8 +158,10 @@ def test_file_batches_upload_and_poll(client):
     assert len(listed) == 4
     failed = list(client.vector_stores.file_batches.list_files(batch.id, vector_store_id=vs.id, filter="failed"))
     assert [f.last_error.code for f in failed] == ["unsupported_file"]
-    # a second batch of one of the same files counts only its own
-    again = client.vector_stores.file_batches.create_and_poll(vs.id, file_ids=[listed[0].id])
+    # a second batch of one of the same files counts only its own (the SDK uploads the files from a
+    # thread pool, so which one is listed first varies: take one that was indexed)
+    indexed = next(f for f in listed if f.status == "completed")
+    again = client.vector_stores.file_batches.create_and_poll(vs.id, file_ids=[indexed.id])
     assert again.file_counts.total == 1 and again.status == "completed"
     assert client.vector_stores.retrieve(vs.id).file_counts.total == 4
 
