@@ -92,7 +92,7 @@ def test_requires_action_runs_expire_at_expires_at(tmp_path):
         run = rt.runs.create(thread["id"], assistant_id=assistant["id"])
         waiting = run_state.transition(run_state.transition(run, "in_progress", int(clock[0])),
                                        "requires_action", int(clock[0]))
-        rt.runs.save(waiting)
+        rt.runs.recorder.save_run(waiting, was="queued")  # as the executor would have left it
         rt.worker.expire_waiting()
         assert rt.runs.get(run["id"])["status"] == "requires_action"
         clock[0] += 601

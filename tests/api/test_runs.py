@@ -129,6 +129,42 @@ def test_cancel_during_generation(client, tutor, thread):
         client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
 
 
+def test_cancels_at_random_moments_end_cancelled_or_find_the_run_ended_never_failed(client, tutor):
+    """A cancel races the worker: it may land while the run is queued, decoding, or just
+    finishing. Each run ends ``cancelled`` when the cancel was answered ``cancelling``, or
+    was already over (400); none fails."""
+    import random
+    import time
+
+    def start():
+        t = client.beta.threads.create(messages=[{"role": "user", "content": "Count from one to twenty."}])
+        return client.beta.threads.runs.create(thread_id=t.id, assistant_id=tutor.id, max_completion_tokens=12)
+
+    for _ in range(2):  # the first run loads the model: time the second
+        began = time.monotonic()
+        run = start()
+        client.beta.threads.runs.poll(run.id, thread_id=run.thread_id, poll_interval_ms=5)
+        whole = time.monotonic() - began
+    rng = random.Random(7)
+    outcomes = []
+    for _ in range(24):
+        run = start()
+        time.sleep(rng.uniform(0, 1.3 * whole))
+        try:
+            answered = client.beta.threads.runs.cancel(run.id, thread_id=run.thread_id).status
+        except openai.BadRequestError:
+            answered = "refused"
+        final = client.beta.threads.runs.poll(run.id, thread_id=run.thread_id, poll_interval_ms=5)
+        outcomes.append((answered, final.status))
+        assert final.status != "failed", (answered, final.last_error)
+        if answered in ("cancelling", "cancelled"):
+            assert final.status == "cancelled", outcomes
+        else:
+            assert answered == "refused" or answered == final.status, outcomes
+            assert final.status in ("completed", "incomplete"), outcomes
+    assert any(a == "cancelling" for a, _ in outcomes), outcomes  # some landed mid-run
+
+
 def test_thread_is_locked_while_a_run_is_active(client, tutor, thread):
     run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=tutor.id,
                                           max_completion_tokens=400)

@@ -17,7 +17,7 @@ from local_assistants.services.assistants import AssistantsService
 from local_assistants.services.events import EventBus
 from local_assistants.services.executor import RunExecutor
 from local_assistants.services.messages import MessagesService
-from local_assistants.services.recorder import RunRecorder
+from local_assistants.services.recorder import RunMoved, RunRecorder
 from local_assistants.services.runs import RunsService
 from local_assistants.services.threads import ThreadsService
 from local_assistants.testing import FakeChatModel
@@ -292,3 +292,64 @@ def test_a_streamed_function_call_ends_at_requires_action(loop):
         "thread.run.requires_action", "done"]
     step = dict(lp.events)["thread.run.step.created"]
     assert step["step_details"] == {"type": "tool_calls", "tool_calls": []}
+
+
+# -- a cancel that lands as the run finishes ---------------------------------------------------
+
+def _cancel_after_last_check(lp: Loop, text: str):
+    """A model turn that cancels its own run once decoding is over (the executor's last
+    check of the cancel flag came before it: the race a client's late cancel makes)."""
+    lp.executor.cancel_requested = lambda run_id: False
+
+    def turn(prompt: str) -> str:
+        run = lp.store.find("runs")[-1]
+        cancelling = lp.runs.cancel(run["thread_id"], run["id"])
+        assert cancelling["status"] == "cancelling"
+        return text
+    return turn
+
+
+def test_a_cancel_landing_as_the_answer_completes_ends_the_run_cancelled_not_failed(loop):
+    lp = loop()
+    lp.model.say(_cancel_after_last_check(lp, "It is 12516."))
+    run = lp.execute(lp.start())
+    assert run["status"] == "cancelled" and run["last_error"] is None and run["failed_at"] is None
+    assert run["cancelled_at"] is not None and run["usage"]["completion_tokens"] == len("It is 12516.")
+    assert "thread.run.cancelling" in lp.names() and lp.names()[-1] == "thread.run.cancelled"
+    assert "thread.run.failed" not in lp.names() and "thread.run.completed" not in lp.names()
+
+
+def test_a_cancel_landing_as_the_run_asks_for_tool_outputs_ends_it_cancelled(loop):
+    lp = loop()
+    call = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    lp.model.say(_cancel_after_last_check(lp, call))
+    run = lp.execute(lp.start("Weather in Paris?", tools=[WEATHER]))
+    assert run["status"] == "cancelled" and run["required_action"] is None
+    (step,) = lp.steps(run)
+    assert step["status"] == "cancelled"
+    assert "thread.run.requires_action" not in lp.names() and lp.names()[-1] == "thread.run.cancelled"
+
+
+def test_a_queued_run_cancelled_after_the_worker_read_it_is_not_claimed(loop):
+    lp = loop("It is 12516.")
+    run = lp.start()
+    stale = lp.store.get("runs", run["id"])  # what the worker read
+    lp.runs.cancel(run["thread_id"], run["id"])
+    with pytest.raises(RunMoved) as moved:
+        lp.recorder.run_to(stale, "in_progress")
+    assert moved.value.run["status"] == "cancelled"
+    assert lp.store.get("runs", run["id"])["status"] == "cancelled"
+    assert lp.execute(run)["status"] == "cancelled" and lp.model.prompts == []
+
+
+def test_an_expiry_read_before_the_outputs_were_submitted_writes_nothing(loop):
+    call = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    lp = loop(call)
+    run = lp.execute(lp.start("Weather in Paris?", tools=[WEATHER]))
+    stale = lp.store.get("runs", run["id"])
+    (required,) = run["required_action"]["submit_tool_outputs"]["tool_calls"]
+    lp.runs.submit_tool_outputs(run["thread_id"], run["id"], start=False,
+                                tool_outputs=[{"tool_call_id": required["id"], "output": "sunny"}])
+    with pytest.raises(RunMoved):
+        lp.recorder.run_to(stale, "expired")
+    assert lp.store.get("runs", run["id"])["status"] == "queued"

@@ -113,6 +113,14 @@ class SQLiteStore:
             self._execute(f"UPDATE [{table}] SET {sets} WHERE id = ?", [json.dumps(obj), *cols.values(), obj["id"]])
         return obj
 
+    def update_if(self, table: str, obj: dict, expect: dict[str, Any], **columns: Any) -> bool:
+        cols = self._columns(table, columns)
+        sets = ", ".join(["data = ?", *(f"[{c}] = ?" for c in cols)])
+        clause, params = self._where(table, {"id": obj["id"], **expect})
+        with self.transaction():
+            cur = self._execute(f"UPDATE [{table}] SET {sets} {clause}", [json.dumps(obj), *cols.values(), *params])
+        return cur.rowcount > 0
+
     def delete(self, table: str, obj_id: str) -> bool:
         with self.transaction():
             cur = self._execute(f"DELETE FROM [{table}] WHERE id = ?", [obj_id])

@@ -27,7 +27,7 @@ from ..ports import ChatModel, ModelSource
 from ..tools.base import Call, ToolHandler, Toolbox, call_key
 from ..tools.turn import MAX_TOOL_ROUNDS, TurnPlan, generate_turn, plan_turn, system_messages
 from .history import ThreadHistory
-from .recorder import RunRecorder
+from .recorder import RunMoved, RunRecorder
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,10 @@ class RunExecutor:
         if run is None or run["status"] != run_state.QUEUED:
             return
         rec = self.recorder
-        run = rec.run_to(run, run_state.IN_PROGRESS)
+        try:
+            run = rec.run_to(run, run_state.IN_PROGRESS)
+        except RunMoved:
+            return  # cancelled (or claimed) between the read and the write
         turn = _Turn()
         try:
             self._refuse_unsupported_tools(run)
@@ -111,7 +114,7 @@ class RunExecutor:
                     break
         except WindowError as err:
             if err.reason == "max_prompt_tokens":
-                self._finish(rec.fresh(run), run_state.INCOMPLETE,
+                self._finish(run, run_state.INCOMPLETE,
                              incomplete_details={"reason": "max_prompt_tokens"})
             else:
                 self._fail(run, turn, "invalid_prompt", str(err))
@@ -145,8 +148,25 @@ class RunExecutor:
         return _usage(prompt, completion)
 
     def _finish(self, run: dict, status: str, **fields: Any) -> dict:
-        """A terminal status, with the run's usage summed over its steps."""
-        return self.recorder.run_to(run, status, usage=self._usage_so_far(run["id"]), **fields)
+        """The run leaves execution: a terminal status (with its usage summed over its steps)
+        or ``requires_action``, in one conditional write. A cancel that came in meanwhile wins
+        (the client was answered ``cancelling``): the run ends ``cancelled``. A run someone
+        else already ended (a stopping server) is left as it is."""
+        rec = self.recorder
+        while True:
+            current = rec.fresh(run)
+            if current["status"] in run_state.TERMINAL:
+                return current
+            if current["status"] == run_state.CANCELLING and status != run_state.CANCELLED:
+                status, fields = run_state.CANCELLED, {}
+            if status == run_state.CANCELLED:
+                rec.settle_steps(run["id"], step_state.CANCELLED)
+            if status in run_state.TERMINAL:
+                fields["usage"] = self._usage_so_far(run["id"])
+            try:
+                return rec.run_to(current, status, **fields)
+            except RunMoved:
+                continue  # moved between our read and our write: decide again
 
     def _prompt(self, run: dict, model: ChatModel, plan: TurnPlan, run_items=()) -> list[int]:
         """The exact tokens the model is given, fitted to the budget.
@@ -191,7 +211,7 @@ class RunExecutor:
         if run["max_completion_tokens"]:
             limit = run["max_completion_tokens"] - used
             if limit <= 0:
-                self._finish(self.recorder.fresh(run), run_state.INCOMPLETE,
+                self._finish(run, run_state.INCOMPLETE,
                              incomplete_details={"reason": "max_completion_tokens"})
                 return False
         # A run that sets no sampling gets the model's recommended one, else OpenAI's defaults.
@@ -264,12 +284,12 @@ class RunExecutor:
         if (done.finish_reason == "cancelled" and not call_to_make) or self.cancel_requested(run["id"]):
             rec.message_to(message, "incomplete", incomplete_details={"reason": "run_cancelled"})
             rec.step_to(step, step_state.CANCELLED, usage=usage)
-            self._finish(rec.fresh(run), run_state.CANCELLED)
+            self._finish(run, run_state.CANCELLED)
             return False
         if done.finish_reason == "length" and not call_to_make:
             rec.message_to(message, "incomplete", incomplete_details={"reason": "max_tokens"})
             rec.step_to(step, step_state.COMPLETED, usage=usage)
-            self._finish(rec.fresh(run), run_state.INCOMPLETE,
+            self._finish(run, run_state.INCOMPLETE,
                          incomplete_details={"reason": "max_completion_tokens"})
             return False
         rec.message_to(message, "completed")
@@ -280,7 +300,7 @@ class RunExecutor:
             tool = watcher[0]
             self._publish_call(run, turn, kept, tool, tool.call_in_answer(answer_code))
             return self._carry_out(run, turn.step, kept, _usage(0, 0))
-        self._finish(rec.fresh(run), run_state.COMPLETED)
+        self._finish(run, run_state.COMPLETED)
         return False
 
     def _tool_calls_turn(self, run: dict, pieces, generation, turn: "_Turn",
@@ -312,7 +332,7 @@ class RunExecutor:
         if self.cancel_requested(run["id"]):
             if turn.step is not None:
                 rec.step_to(turn.step, step_state.CANCELLED, usage=usage)
-            self._finish(rec.fresh(run), run_state.CANCELLED)
+            self._finish(run, run_state.CANCELLED)
             return False
         if not kept:
             if turn.stop:  # only repeats of answered calls: the model must answer instead
@@ -325,7 +345,7 @@ class RunExecutor:
             step.update(usage=usage, last_error={
                 "code": "server_error", "message": "The model reached its token limit inside a tool call."})
             rec.insert_step(step)
-            self._finish(rec.fresh(run), run_state.INCOMPLETE,
+            self._finish(run, run_state.INCOMPLETE,
                          incomplete_details={"reason": "max_completion_tokens"})
             return False
         return self._carry_out(run, turn.step, kept, usage)
@@ -345,7 +365,7 @@ class RunExecutor:
                            cancelled=lambda: self.cancel_requested(run["id"]))
             if not self.tools.handler(call["type"]).execute(carried):
                 rec.step_to(step, step_state.CANCELLED)
-                self._finish(rec.fresh(run), run_state.CANCELLED)
+                self._finish(run, run_state.CANCELLED)
                 return False
         waiting = [c for c in kept if self.tools.handler(c["type"]).waits_for_client]
         if not waiting:
@@ -353,8 +373,8 @@ class RunExecutor:
             return True
         required = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
             self.tools.handler(c["type"]).required(c) for c in waiting]}}
-        rec.run_to(rec.fresh(run), run_state.REQUIRES_ACTION, required_action=required,
-                   expires_at=now + self.requires_action_expiry_s)
+        self._finish(run, run_state.REQUIRES_ACTION, required_action=required,
+                     expires_at=now + self.requires_action_expiry_s)
         return False
 
     def _publish_call(self, run: dict, turn: "_Turn", kept: list[dict], tool: ToolHandler, call: ParsedCall) -> None:
@@ -375,8 +395,7 @@ class RunExecutor:
         if step is not None and self.store.get("run_steps", step["id"]) is not None \
                 and step_state.can_transition(step["status"], step_state.FAILED):
             rec.step_to(step, step_state.FAILED, last_error={"code": "server_error", "message": text})
-        if run_state.can_transition(run["status"], run_state.FAILED):
-            self._finish(run, run_state.FAILED, last_error={"code": code, "message": text})
+        self._finish(run, run_state.FAILED, last_error={"code": code, "message": text})
 
 
 class _Turn:

@@ -18,6 +18,15 @@ from .events import Publish
 from .messages import MessagesService
 
 
+class RunMoved(Exception):
+    """A run's status changed under a writer (a cancel, the worker, an expiry): nothing
+    was written. ``run`` is the run as stored now, or None if it is gone."""
+
+    def __init__(self, run: dict | None):
+        super().__init__(f"run is now {run and run['status']!r}")
+        self.run = run
+
+
 class RunRecorder:
     def __init__(self, store: ThreadStore, messages: MessagesService, publish: Publish,
                  clock: Clock = system_clock):
@@ -30,14 +39,22 @@ class RunRecorder:
         return now_s(self.clock)
 
     # -- runs ----------------------------------------------------------------------
-    def save_run(self, run: dict) -> dict:
-        """Write a run (its status is an indexed column)."""
-        return self.store.update("runs", run, thread_id=run["thread_id"], status=run["status"])
+    def save_run(self, run: dict, *, was: str | None = None) -> dict:
+        """Write a run if its stored status is still ``was`` (by default the run's own):
+        one compare-and-set, so no writer overwrites a status another one just wrote.
+        Raises ``RunMoved`` when it changed."""
+        expect = {"status": was or run["status"]}
+        if not self.store.update_if("runs", run, expect, thread_id=run["thread_id"], status=run["status"]):
+            raise RunMoved(self.store.get("runs", run["id"]))
+        return run
 
     def run_to(self, run: dict, status: str, *, publish: bool = True, **fields: Any) -> dict:
+        """Move ``run`` (as its writer last saw it) to ``status``: raises ``RunMoved``, having
+        written nothing, if its stored status is no longer the one seen."""
+        was = run["status"]
         run = run_state.transition(run, status, self.now())
         run.update(fields)
-        self.save_run(run)
+        self.save_run(run, was=was)
         if publish:
             self.publish(run["id"], run_state.EVENT_FOR_STATUS[status], run)
         return run

@@ -16,7 +16,7 @@ from ..ports import ThreadStore
 from ..tools import file_search
 from .base import ResourceService, list_query
 from .messages import MessagesService
-from .recorder import RunRecorder
+from .recorder import RunMoved, RunRecorder
 from .threads import ThreadsService
 
 MIN_MAX_PROMPT_TOKENS = 256
@@ -184,15 +184,21 @@ class RunsService(ResourceService):
                     f"Cannot cancel run with status '{run['status']}'.", param=None
                 )
             was = run["status"]
-            run = self.recorder.run_to(run, run_state.CANCELLING, publish=False)
+            try:
+                run = self.recorder.run_to(run, run_state.CANCELLING, publish=False)
+            except RunMoved as moved:  # the run ended first: the cancel lost, the run is as it ended
+                return moved.run or run
         self.publish(run_id, "thread.run.cancelling", run)
         if was == run_state.IN_PROGRESS:
             self.request_cancel(run_id)  # the worker stops decoding and finishes the run
             return run
-        # Nothing is executing it: finish the cancel here.
-        with self.store.transaction():
-            run = self.recorder.run_to(self.get(run_id), run_state.CANCELLED, publish=False)
-            self.recorder.settle_steps(run_id, step_state.CANCELLED)
+        # Nothing is executing it (a queued run's claim now fails): finish the cancel here.
+        try:
+            with self.store.transaction():
+                run = self.recorder.run_to(run, run_state.CANCELLED, publish=False)
+                self.recorder.settle_steps(run_id, step_state.CANCELLED)
+        except RunMoved as moved:
+            return moved.run or run
         self.publish(run_id, "thread.run.cancelled", run)
         return run
 

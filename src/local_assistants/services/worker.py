@@ -17,7 +17,7 @@ from ..core import run_state, step_state
 from typing import Callable, Sequence
 
 from .executor import CRASH_MESSAGE, RunExecutor
-from .recorder import RunRecorder
+from .recorder import RunMoved, RunRecorder
 
 log = logging.getLogger(__name__)
 
@@ -111,24 +111,34 @@ class RunWorker:
     def fail_interrupted(self) -> None:
         """Fail every run left in progress (or cancelling), its step and its message, as the
         server stopped under it."""
-        rec = self.recorder
         for run in self.store.find("runs", status=[run_state.IN_PROGRESS, run_state.CANCELLING]):
-            with self.store.transaction():
-                for message in self.store.find("messages", run_id=run["id"]):
-                    if message["status"] == "in_progress":
-                        rec.message_to(message, "incomplete", publish=False,
-                                       incomplete_details={"reason": "run_failed"})
-                rec.settle_steps(run["id"], step_state.FAILED,
-                                 last_error={"code": "server_error", "message": CRASH_MESSAGE})
-                rec.run_to(run, run_state.FAILED, publish=False,
-                           last_error={"code": "server_error", "message": CRASH_MESSAGE})
+            try:
+                self._fail_interrupted(run)
+            except RunMoved:
+                continue  # it ended meanwhile (the grace period's last token): nothing was written
             log.warning("run %s was in progress when the server stopped: marked failed", run["id"])
+
+    def _fail_interrupted(self, run: dict) -> None:
+        """One transaction: the run's compare-and-set first (``RunMoved`` rolls it all back)."""
+        rec = self.recorder
+        with self.store.transaction():
+            rec.run_to(run, run_state.FAILED, publish=False,
+                       last_error={"code": "server_error", "message": CRASH_MESSAGE})
+            for message in self.store.find("messages", run_id=run["id"]):
+                if message["status"] == "in_progress":
+                    rec.message_to(message, "incomplete", publish=False,
+                                   incomplete_details={"reason": "run_failed"})
+            rec.settle_steps(run["id"], step_state.FAILED,
+                             last_error={"code": "server_error", "message": CRASH_MESSAGE})
 
     def expire_waiting(self) -> None:
         now = self.recorder.now()
         for run in self.store.find("runs", status=run_state.REQUIRES_ACTION):
             if run.get("expires_at") is not None and run["expires_at"] <= now:
-                with self.store.transaction():
-                    self.recorder.settle_steps(run["id"], step_state.EXPIRED)
-                    expired = self.recorder.run_to(run, run_state.EXPIRED, publish=False)
+                try:
+                    with self.store.transaction():
+                        expired = self.recorder.run_to(run, run_state.EXPIRED, publish=False)
+                        self.recorder.settle_steps(run["id"], step_state.EXPIRED)
+                except RunMoved:
+                    continue  # outputs submitted, or cancelled, since it was read
                 self.recorder.publish(run["id"], "thread.run.expired", expired)
