@@ -3,8 +3,9 @@ belongs to, the calls a run already has answers for, and replay in history."""
 
 from __future__ import annotations
 
-from local_assistants.core.toolcalls import ParsedCall
-from local_assistants.tools.base import Declared, ToolHandler, Toolbox
+from local_assistants.core.toolcalls import ParsedCall, ToolProtocol, call_text
+from local_assistants.tools.base import Answer, Declared, ToolHandler, Toolbox, call_key
+from local_assistants.tools.functions import FunctionTool
 from local_assistants.tools.registry import default_tools
 from local_assistants.tools.turn import plan_turn
 from local_assistants.testing import FakeChatModel
@@ -77,3 +78,76 @@ def test_a_new_tool_kind_is_one_handler():
     assert "\"now\"" in plan.system_section  # declared to the model
     assert tools.claiming(ParsedCall("function", "now", "{}"), tools.offered(RUN)).kind == "clock"
     assert tools.supported == {"function", "clock"}
+
+
+def test_call_key_compares_json_arguments_as_json_and_other_text_as_text():
+    assert call_key("f", '{"b": 2, "a": 1}') == call_key("f", '{ "a": 1, "b": 2 }')
+    assert call_key("f", "x = 1") == ("f", "x = 1")
+    assert call_key("f", "{}") != call_key("g", "{}")
+
+
+class _Recording(ToolHandler):
+    def __init__(self, kind, available=True, note=None):
+        self.kind, self._available, self.note = kind, available, note
+        self.prepared, self.finished = [], []
+
+    @property
+    def available(self):
+        return self._available
+
+    def prepare(self, run):
+        self.prepared.append(run["id"])
+
+    def finish(self, run_id):
+        self.finished.append(run_id)
+
+    def answer(self, run):
+        if self.note is None:
+            return Answer()
+        return Answer(parts=[{"type": "note", "note": self.note}],
+                      annotate=lambda text: (text + f"[{self.note}]", [{"note": self.note, "at": len(text)}]))
+
+
+def test_only_available_tools_the_run_requests_are_prepared_and_every_tool_hears_the_end():
+    code, absent, search = _Recording("code_interpreter"), _Recording("file_search", available=False), \
+        _Recording("other")
+    tools = Toolbox([FunctionTool(), code, absent, search])
+    tools.prepare(dict(RUN, tools=[*RUN["tools"], {"type": "file_search"}]))
+    assert code.prepared == ["run_1"] and absent.prepared == [] and search.prepared == []
+    tools.finish("run_1")
+    assert code.finished == absent.finished == search.finished == ["run_1"]
+    assert tools.supported == {"function", "code_interpreter", "other"}
+
+
+def test_the_last_tool_annotates_first_and_its_annotations_come_first():
+    tools = Toolbox([_Recording("a", note="A"), FunctionTool(), _Recording("b", note="B")])
+    parts, annotate = tools.answer(RUN)
+    assert parts == [{"type": "note", "note": "A"}, {"type": "note", "note": "B"}]
+    text, annotations = annotate("x")
+    assert text == "x[B][A]"
+    assert annotations == [{"note": "A", "at": 4}, {"note": "B", "at": 1}]
+
+
+def test_a_stored_call_of_an_unknown_kind_gets_the_plain_handler():
+    tools = default_tools(None)
+    plain = tools.handler("retired_tool")
+    assert plain.kind == "" and plain.parsed({"type": "retired_tool"}) == ParsedCall("retired_tool", "retired_tool", "")
+    assert tools.answered([_step({"id": "c", "type": "retired_tool", "retired_tool": {}})]) == set()
+
+
+def test_replay_groups_each_steps_calls_with_their_outputs():
+    tools = default_tools(None, code_runner=object())
+    steps = [_step(FUNCTION_CALL, CODE_CALL), dict(_step(FUNCTION_CALL), id="step_2", status="in_progress"),
+             {"id": "step_3", "type": "message_creation", "status": "completed", "step_details": {}}]
+    items = tools.replay_items(steps, len, 10)
+    assert [(i.id, i.role, i.group) for i in items] == [
+        ("step_1:calls", "assistant", "step_1"), ("step_1:call_1", "user", "step_1"),
+        ("step_1:call_2", "user", "step_1")]
+    calls = ParsedCall("function", "add", '{"b": 2, "a": 1}'), ParsedCall("code_interpreter", "code_interpreter", "1 + 2")
+    assert items[0].text == "\n".join(call_text(c) for c in calls)
+    assert items[1].text == "<tool_response>\nadd: 3\n</tool_response>"
+    assert items[2].text == "<tool_response>\n3\n</tool_response>"
+    assert all(i.tokens == len(i.text) + 10 and i.chat is None and not i.replayed for i in items)
+    native = tools.replay_items(steps[:1], len, 0, protocol=ToolProtocol(native=True))
+    assert [i.chat for i in native[1:]] == [{"role": "tool"}, {"role": "tool"}]
+    assert native[1].role == "user" and native[1].text == "3"
