@@ -26,10 +26,11 @@ from local_assistants.services.vector_stores import VectorStoreRecords, VectorSt
 
 NOW = 1_700_000_000
 _WORD = re.compile(r"\w+")
+_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 class WordEmbedder:
-    """The Embedder port: one token per word."""
+    """The Embedder port: one token per word or punctuation mark."""
 
     name = "fake-words"
     dimension = 64
@@ -40,7 +41,7 @@ class WordEmbedder:
 
     def token_spans(self, text, limit=None):
         spans = []
-        for m in _WORD.finditer(text):
+        for m in _TOKEN.finditer(text):
             spans.append(m.span())
             if limit is not None and len(spans) > limit:
                 break
