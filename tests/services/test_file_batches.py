@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from local_assistants.errors import InvalidRequestError, InvalidStateError, NotFoundError
-from file_search_stack import Stack
+from .file_search_stack import Stack
 
 
 @pytest.fixture

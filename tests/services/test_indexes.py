@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from local_assistants.services.indexes import PIECE_SLOTS, vector_ids
-from file_search_stack import Stack
+from .file_search_stack import Stack
 
 
 def test_vector_ids_map_pieces_to_chunks():

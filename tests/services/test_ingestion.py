@@ -9,7 +9,7 @@ import pytest
 
 from local_assistants.services.indexes import vector_ids
 from local_assistants.services.ingestion import IngestionQueue
-from file_search_stack import Stack
+from .file_search_stack import Stack
 
 SMALL_CHUNKS = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}
 LONG = " ".join(f"word{i}" for i in range(250))

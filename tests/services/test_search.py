@@ -8,7 +8,7 @@ import pytest
 
 from local_assistants.core import ranking
 from local_assistants.errors import InvalidRequestError
-from file_search_stack import Stack
+from .file_search_stack import Stack
 
 TEXTS = dict(otters="Sea otters hold hands while they sleep in the kelp.",
              codes="The launch code of the Otter rocket is 4471.",

@@ -8,7 +8,7 @@ import pytest
 
 from local_assistants.errors import InvalidRequestError, NotFoundError
 from local_assistants.services.vector_store_files import _join_chunks, file_counts, file_id_list
-from file_search_stack import Stack
+from .file_search_stack import Stack
 
 
 @pytest.fixture
