@@ -83,13 +83,6 @@ def test_an_index_saved_in_the_older_exact_format_is_not_opened(tmp_path):
     assert FaissIndex.open(DIM, path) is None  # so the cache rebuilds it from the store
 
 
-def test_vector_ids_map_pieces_to_chunks():
-    ids = vector_ids([(5, 1), (7, 3)])
-    assert ids.tolist() == [5 * 64, 7 * 64, 7 * 64 + 1, 7 * 64 + 2]
-    assert (ids // PIECE_SLOTS).tolist() == [5, 7, 7, 7]
-    assert vector_ids([]).tolist() == []
-
-
 # -- the cache over the store, with real embeddings ------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,12 @@
-"""Grammar composition and reading tool calls back from model text (pure)."""
+"""GBNF grammar composition for constrained decoding (pure; llama.cpp checks the result parses)."""
 
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from llama_cpp import LlamaGrammar
 from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 
 from local_assistants.core import grammar as G
-from local_assistants.core.toolcalls import CallStream, ParsedCall, call_text, parse_calls, tools_section
 
 FN = {"name": "get_forecast", "description": "Forecast",
       "parameters": {"type": "object", "properties": {"city": {"type": "string"},
@@ -69,44 +66,6 @@ def test_narrow_turns_bounded_integers_into_enums_everywhere():
     assert out["e"] == schema["properties"]["e"]  # too wide to enumerate: left alone
 
 
-CALLS = [ParsedCall("function", "get_forecast", '{"city": "Paris", "days": 2}'),
-         ParsedCall("function", "get_time", '{ "city": "Tokyo" }'),
-         ParsedCall("code_interpreter", "code_interpreter", "x = 149 * 84\nprint(x < 3)\nx")]
-
-
-def test_parse_calls_reads_back_what_call_text_writes():
-    text = "\n".join(call_text(c) for c in CALLS)
-    assert parse_calls(text) == CALLS
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(min_value=1, max_value=400), max_size=30))
-def test_call_stream_gives_the_same_calls_and_chunks_however_the_text_is_split(cuts):
-    text = "\n".join(call_text(c) for c in CALLS)
-    points = sorted({c % len(text) for c in cuts} | {0, len(text)})
-    stream = CallStream()
-    events = []
-    for a, b in zip(points, points[1:]):
-        events.extend(stream.feed(text[a:b]))
-    assert stream.calls == CALLS
-    starts = [(e.index, e.call.name) for e in events if e.kind == "start"]
-    assert starts == [(0, "get_forecast"), (1, "get_time"), (2, "code_interpreter")]
-    for i, call in enumerate(CALLS):
-        assert "".join(e.chunk for e in events if e.kind == "chunk" and e.index == i) == call.arguments
-    assert [e.index for e in events if e.kind == "end"] == [0, 1, 2]
-
-
-def test_an_unfinished_call_is_not_returned():
-    text = call_text(CALLS[0]) + "\n" + call_text(CALLS[1])[:30]
-    assert parse_calls(text) == [CALLS[0]]
-
-
-def test_tools_section_lists_the_functions_and_the_format():
-    section = tools_section([FN], code=True, required=True)
-    assert '"name": "get_forecast"' in section and "<tool_call>" in section and "```python" in section
-    assert "You must call a tool now." in section
-
-
 def test_a_native_answer_that_must_not_call_cannot_begin_as_a_call():
     """tool_choice "none" (or an answer forced after a repeated call): a model that calls in
     its own protocol wrote the call itself as its answer (Qwen2.5-Coder 0.5B, 10/10 algebra
@@ -119,3 +78,23 @@ def test_a_native_answer_that_must_not_call_cannot_begin_as_a_call():
     assert g.text.startswith("root ::= text") and G.NATIVE_TEXT_RULE in g.text
     # The fallback keeps an unconstrained answer when calls are not allowed.
     assert G.build(functions=[FN], code=True, mode="none", schema_to_grammar=lambda s: 'root ::= "{}"') is None
+
+
+def test_call_schema_is_one_object_per_function_with_narrowed_arguments():
+    one = G.call_schema([FN])
+    assert one["properties"]["name"] == {"const": "get_forecast"}
+    assert one["properties"]["arguments"]["properties"]["days"] == {"enum": [1, 2, 3]}
+    assert one["required"] == ["name", "arguments"] and one["additionalProperties"] is False
+    two = G.call_schema([FN, {"name": "ping"}])
+    assert [o["properties"]["name"]["const"] for o in two["oneOf"]] == ["get_forecast", "ping"]
+    assert two["oneOf"][1]["properties"]["arguments"] == {"type": "object", "properties": {}}
+
+
+def test_a_native_model_may_frame_one_call_as_it_tends_to_write_it():
+    grammar = G.build(functions=[FN], mode="auto", schema_to_grammar=s2g, native_calls=True)
+    assert (f'tool-calls ::= tool-call ( "\\n" tool-call )* | {json.dumps(G.FENCED_CALL_OPEN)} c-root '
+            f'{json.dumps(G.FENCED_CALL_CLOSE)} | c-root') in grammar.text
+    assert G.NATIVE_TEXT_RULE in grammar.text and G.TEXT_RULE not in grammar.text
+    LlamaGrammar.from_string(grammar.text, verbose=False)
+    fallback = G.build(functions=[FN], mode="auto", schema_to_grammar=s2g)
+    assert G.FENCED_CALL_OPEN.strip() not in fallback.text and G.TEXT_RULE in fallback.text

@@ -1,11 +1,10 @@
-"""File-search filters on attributes, and the fusion of vector and BM25 scores."""
+"""File attributes and the file-search filters over them (pure)."""
 
 from __future__ import annotations
 
 import pytest
 
 from local_assistants.core import filters as f
-from local_assistants.core import ranking
 from local_assistants.errors import InvalidRequestError
 
 ATTRS = {"author": "ada", "year": 2021, "score": 4.5, "draft": False}
@@ -72,35 +71,23 @@ def test_attributes():
         assert info.value.param == param
 
 
-def test_fts_query():
-    assert ranking.fts_query("How many eggs does Janet's duck lay?") == '"many" OR "eggs" OR "janet" OR "duck" OR "lay"'
-    assert ranking.fts_query("the of and") == '"the" OR "of" OR "and"'  # only stopwords: keep them
-    assert ranking.fts_query("  ?! ") is None
-    assert ranking.fts_query('a "quoted" AND NOT OR*') == '"quoted" OR "not"'  # FTS5 operators stay words
+def test_check_returns_the_filter_and_bounds_its_nesting():
+    flt = {"type": "eq", "key": "a", "value": 1}
+    assert f.check(flt) is flt and f.check(None) is None
+    nested = flt
+    for _ in range(f.MAX_DEPTH):
+        nested = {"type": "and", "filters": [nested]}
+    assert f.check(nested) is nested
+    too_deep = {"type": "or", "filters": [nested]}
+    with pytest.raises(InvalidRequestError) as info:
+        f.check(too_deep)
+    assert info.value.param == "filters" + ".filters[0]" * (f.MAX_DEPTH + 1)
 
 
-def test_convex_fusion():
-    fused = ranking.convex({1: 0.9, 2: 0.2, 3: -0.3}, {2: 10.0, 4: 5.0}, weight=0.7)
-    assert fused[1] == pytest.approx(0.63)
-    assert fused[2] == pytest.approx(0.7 * 0.2 + 0.3)
-    assert fused[3] == 0.0  # negative cosine counts as 0
-    assert fused[4] == pytest.approx(0.15)
-    assert all(0.0 <= s <= 1.0 for s in fused.values())
-    assert ranking.convex({1: 0.5}, {}) == {1: pytest.approx(0.5 * ranking.VECTOR_WEIGHT)}
-
-
-def test_rrf_fusion_scales_to_one():
-    fused = ranking.rrf({1: 0.9, 2: 0.5}, {1: 3.0, 3: 1.0})
-    assert fused[1] == pytest.approx(1.0)
-    assert fused[2] < fused[1] and fused[3] < fused[1]
-
-
-def test_select_words_keeps_the_rarest_within_the_budget():
-    words = ["ducks", "eggs", "many", "zorblax", "janet"]
-    df = {"ducks": 300, "eggs": 900, "many": 50_000, "janet": 20}
-    assert ranking.select_words(words, df, budget=1500) == ["janet", "ducks", "eggs"]
-    assert ranking.select_words(words, df, budget=100) == ["janet"]
-    assert ranking.select_words(["many"], df, budget=10) == ["many"]  # the rarest present word always
-    assert ranking.select_words(["zorblax"], df, budget=10) == []  # nothing holds it
-    assert ranking.match_expression([]) is None
-    assert ranking.match_expression(["a", "b"]) == '"a" OR "b"'
+def test_in_and_nin_compare_kinds_too():
+    assert f.matches(f.check({"type": "in", "key": "year", "value": [2021.0]}), ATTRS)  # a number is a number
+    assert not f.matches(f.check({"type": "in", "key": "year", "value": ["2021"]}), ATTRS)
+    assert not f.matches(f.check({"type": "in", "key": "draft", "value": [0, "x"]}), ATTRS)
+    assert f.matches(f.check({"type": "nin", "key": "missing", "value": ["x"]}), ATTRS)
+    assert not f.matches(f.check({"type": "in", "key": "missing", "value": ["x"]}), ATTRS)
+    assert not f.matches(f.check({"type": "gte", "key": "draft", "value": False}), ATTRS)  # booleans: (in)equality only
