@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ...core.toolcalls import parse_calls
+from ...core.toolcalls import CallStream
 from ...tools.code_interpreter import CodeInterpreterTool
 from ...tools.functions import FunctionTool
 from ...tools.turn import MAX_TOOL_ROUNDS, generate_turn, plan_turn, system_messages
@@ -97,7 +97,10 @@ def run_baseline(model, question: str, *, instructions: str, mode: str, temperat
         out.prompt_tokens += done.prompt_tokens
         out.completion_tokens += done.completion_tokens
         if plan.can_call and plan.protocol.opens_call(text):
-            calls = [c for c in map(plan.protocol.read, parse_calls(text)) if c.kind == "code_interpreter"]
+            # The calls written to their end, as the runtime's executor reads them: a call cut
+            # short by the token limit is not run.
+            ended = [event.call for event in CallStream().feed(text) if event.kind == "end"]
+            calls = [c for c in map(plan.protocol.read, ended) if c.kind == "code_interpreter"]
             fresh = [c for c in calls if c.arguments not in answered]
             if not fresh:
                 if calls:  # only a repeat of an answered call: the model must answer now

@@ -92,6 +92,8 @@ def numbers(text: str) -> list[Extracted]:
         if negative:
             value = -value
         written = m.group(0).strip()
+        if m.group("sign") and not sign:  # the minus was an operator: not part of the number written
+            written = written[len(m.group("sign")):].strip()
         if sign and not written.startswith(sign):
             written = sign + written
         out.append(Extracted(value, written, decimals))

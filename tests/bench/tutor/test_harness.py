@@ -1,6 +1,9 @@
-"""A small real tutor benchmark: the default model, the real runtime (server, SDK,
-sandboxed kernels) and the raw baseline, 2 tasks in both modes; interrupted once and
-resumed, then run again with nothing left to do."""
+"""The tutor benchmark's harness.
+
+First its parts, on their own: the results file, records, model labels and the
+settings a results folder was made with.  Then a small real tutor benchmark: the test
+model, the real runtime (server, SDK, sandboxed kernels) and the raw baseline, 2 tasks
+in both modes; interrupted once and resumed, then run again with nothing left to do."""
 
 from __future__ import annotations
 
@@ -10,11 +13,92 @@ import sqlite3
 import pytest
 
 from conftest import make_settings
-from local_assistants.bench.tutor import Config, run
+from local_assistants.bench.tutor import Config, harness, run
+from local_assistants.bench.tutor.baseline import Outcome
 from local_assistants.bench.tutor.grader import grade
-from local_assistants.bench.tutor.harness import RESULTS
+from local_assistants.bench.tutor.harness import (RESULTS, ResultsFile, key_of, make_record, model_label,
+                                                  record_key)
+from local_assistants.bench.tutor.tasks import Task
 from local_assistants.cli import main as cli_main
 
+
+# -- the parts ----------------------------------------------------------------------------
+def test_results_file_keeps_finished_tasks_and_drops_a_torn_line(tmp_path):
+    path = tmp_path / "results.jsonl"
+    done = {"model": "m", "task_id": "arith-0000", "mode": "plain", "seed": 0, "system": "runtime",
+            "status": "incomplete"}
+    unreachable = dict(done, task_id="arith-0001", status="error")
+    path.write_text(json.dumps(done) + "\n" + json.dumps(unreachable) + "\n" + '{"model": "m", "ta')
+    results = ResultsFile(path)
+    assert results.finished(record_key("m", "arith-0000", "plain", 0, "runtime"))
+    assert not results.finished(record_key("m", "arith-0001", "plain", 0, "runtime"))  # tried again
+    assert not results.finished(record_key("m", "arith-0000", "plain", 1, "runtime"))  # another seed
+    assert path.read_text().endswith("}\n")  # the torn line is gone
+    results.add(dict(unreachable, status="completed"))
+    again = ResultsFile(path)
+    assert again.finished(record_key("m", "arith-0001", "plain", 0, "runtime"))
+    assert len(path.read_text().splitlines()) == 3
+
+
+def test_a_results_file_that_does_not_exist_yet_is_made_on_the_first_record(tmp_path):
+    results = ResultsFile(tmp_path / "new" / RESULTS)
+    assert results.records == {} and not (tmp_path / "new").exists()
+    record = {"model": "m", "task_id": "t", "mode": "plain", "seed": 3, "system": "baseline", "status": "failed"}
+    results.add(record)
+    assert key_of(record) == record_key("m", "t", "plain", 3, "baseline") in results
+    assert results.finished(key_of(record))  # a failed run is a result: not run again
+    assert ResultsFile(tmp_path / "new" / RESULTS).records == {key_of(record): record}
+
+
+def test_models_are_labelled_by_catalog_name_or_file_name_never_a_path(tmp_path):
+    assert model_label("smollm2-135m-instruct") == "smollm2-135m-instruct"
+    assert model_label(str(tmp_path / "models" / "mine.Q4.gguf")) == "mine.Q4.gguf"
+
+
+TASK = Task("arith-0000", "arith", "What is 149 * 84?", "12516")
+
+
+def test_a_record_is_graded_on_the_answer_and_every_code_output():
+    outcome = Outcome(status="completed", answer="Here it is.", latency_s=2.5, ttft_s=0.25, prompt_tokens=90,
+                      completion_tokens=30, answer_tokens=4, answer_decode_s=0.5, thread_id="thread_x",
+                      calls=[{"input": "149 * 84", "logs": ["12516"]}, {"input": "x", "logs": ["NameError: x"]}])
+    record = make_record(model="m", task=TASK, mode="code_interpreter", seed=0, system="runtime", outcome=outcome)
+    assert key_of(record) == ("m", "arith-0000", "code_interpreter", 0, "runtime")
+    assert (record["correct"], record["predicted"], record["source"]) == (True, "12516", "code")
+    assert (record["correct_answer_only"], record["correct_code_only"]) == (False, True)
+    assert record["tool_calls"] == 2 and record["code_calls"] == outcome.calls
+    assert (record["set"], record["question"], record["expected"]) == ("arith", TASK.question, "12516")
+    assert (record["latency_s"], record["ttft_s"], record["prompt_tokens"], record["completion_tokens"],
+            record["answer_tokens"], record["answer_decode_s"]) == (2.5, 0.25, 90, 30, 4, 0.5)
+    json.dumps(record)  # one JSON line of the results file
+
+
+def test_a_task_the_grader_cannot_grade_counts_as_wrong():
+    broken = Task("arith-0001", "arith", "?", "not a number")
+    record = make_record(model="m", task=broken, mode="plain", seed=0, system="baseline",
+                         outcome=Outcome(status="completed", answer="7"))
+    assert record["correct"] is False and record["predicted"] is None and record["source"] is None
+
+
+def test_results_made_with_other_settings_are_never_mixed(tmp_path):
+    out = tmp_path / "out"
+    config = Config(out=out, max_tokens=64)
+    harness._check_params(out, config)
+    assert json.loads((out / "params.json").read_text()) == config.params()
+    harness._check_params(out, Config(out=out, max_tokens=64, models=["other"], tasks="arith:3"))  # resumable
+    with pytest.raises(SystemExit, match="other settings"):
+        harness._check_params(out, Config(out=out, max_tokens=64, temperature=0.7))
+
+
+def test_an_unknown_mode_or_model_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(SystemExit, match="unknown mode 'chat'"):
+        run(Config(out=tmp_path / "out", modes=["chat"]), make_settings(tmp_path), progress=False)
+    assert not (tmp_path / "out" / RESULTS).exists()
+    with pytest.raises(SystemExit, match="unknown model 'no-such-model'"):
+        harness._ensure_model("no-such-model", tmp_path, quiet=True)
+
+
+# -- a real benchmark ---------------------------------------------------------------------
 TASKS = "arith:1,algebra:1"
 MODES = ["plain", "code_interpreter"]
 EXPECTED = 2 * 2 * 2  # tasks x modes x (runtime, baseline)
