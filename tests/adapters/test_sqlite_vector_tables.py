@@ -1,14 +1,12 @@
-"""The file-search tables of the SQLite store: the migration on an older database,
-vector-store files keyed by (store, file), chunks with their FTS5 index."""
+"""The file-search tables of the SQLite store: vector-store files keyed by (store, file), chunks
+with their FTS5 index (their migration on an older database: ``test_sqlite_migrations.py``)."""
 
 from __future__ import annotations
 
 import sqlite3
 
 import pytest
-import sqlite_utils
 
-from local_assistants.adapters import sqlite_migrations
 from local_assistants.adapters.sqlite_store import SQLiteStore
 from local_assistants.ports import ListQuery
 
@@ -20,25 +18,6 @@ def chunk(vs: str, file: str, pos: int, text: str) -> tuple:
 def vsf(vs: str, file: str, status: str = "completed", usage: int = 10) -> dict:
     return {"id": file, "object": "vector_store.file", "vector_store_id": vs, "status": status,
             "usage_bytes": usage, "created_at": 0, "last_error": None, "attributes": {}}
-
-
-def test_migration_upgrades_a_database_made_before_it(tmp_path):
-    path = tmp_path / "old.db"
-    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
-    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-    # the database as the first two migrations left it, before file search existed
-    for fn in (sqlite_migrations._create_object_tables, sqlite_migrations._create_token_counts):
-        fn(db)
-        db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", [fn.__name__])
-    db.execute("DROP TABLE vector_stores")  # what _create_object_tables made of the new names
-    db.execute("DROP TABLE file_batches")
-    db.conn.close()
-    store = SQLiteStore(path)
-    tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"vector_stores", "vector_store_files", "file_batches", "file_batch_files", "chunks", "chunks_fts"} <= tables
-    names = [r[0] for r in store.db.execute("SELECT name FROM _migrations")]
-    assert names.count("_create_vector_store_tables") == 1
-    store.close()
 
 
 @pytest.fixture

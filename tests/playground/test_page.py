@@ -70,13 +70,5 @@ def test_no_file_of_the_page_points_at_another_host():
         assert "@import" not in code and "fonts.googleapis" not in code
 
 
-def test_serve_prints_an_address_a_browser_can_open():
-    from local_assistants.cli import page_address
-
-    assert page_address("127.0.0.1", 8000) == "http://127.0.0.1:8000/"
-    assert page_address("0.0.0.0", 8080) == "http://127.0.0.1:8080/"
-    assert page_address("::", 8000) == "http://[::1]:8000/"
-
-
 def test_the_embedded_server_tells_where_its_page_is(shared_server):
     assert httpx.get(shared_server.playground_url).headers["content-type"].startswith("text/html")

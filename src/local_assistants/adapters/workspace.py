@@ -307,7 +307,7 @@ def check_mounts(probe_dir: Path) -> str | None:
 
 
 def _thread_name(thread_id: str) -> str:
-    if not _THREAD_NAME.match(thread_id):
+    if not _THREAD_NAME.fullmatch(thread_id):  # match: "$" let a trailing newline through
         raise WorkspaceError(f"not a thread id: {thread_id!r}")
     return thread_id
 

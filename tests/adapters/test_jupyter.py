@@ -1,14 +1,20 @@
 """The kernel pool on real sandboxed kernels: pre-started kernels survive the thread that
-started them, are handed to threads with their folders, and are reaped and capped."""
+started them, are handed to threads with their folders, and are reaped and capped; and the
+launcher and process lookup beneath them.  (What code run in a kernel cannot do is in
+``tests/tools/test_sandbox_attacks.py``.)"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
 
 from conftest import KERNEL_PYTHON, SANDBOX_ROOT
-from local_assistants.adapters.jupyter import KernelPool
+from local_assistants.adapters.jupyter import KernelPool, ProcessLauncher, processes_of
 from local_assistants.adapters.sandbox import SandboxSpec
 
 
@@ -110,17 +116,43 @@ def test_runtimes_sharing_a_root_or_nested_in_it_never_break_each_others_kernels
         first.close()
 
 
-def test_each_runtime_takes_its_own_uid_block_and_a_closed_ones_is_free_again(tmp_path):
-    from local_assistants.adapters.uid_lease import BLOCK, UidLease
+# A child that dies with the thread that started it, as bubblewrap's --die-with-parent does.
+_DIES_WITH_PARENT = ("import ctypes, time; ctypes.CDLL(None).prctl(1, 9); print('ready', flush=True); "
+                     "time.sleep(600)")  # PR_SET_PDEATHSIG, SIGKILL
 
-    folder = tmp_path / "locks"
-    a = UidLease.acquire(70000, 5, folder)
-    b = UidLease.acquire(70000, 5, folder)
-    assert (a.base, b.base) == (70000, 70000 + BLOCK) and list(a.uids) == list(range(70000, 70005))
-    a.release()
-    c = UidLease.acquire(70000, 5, folder)
-    assert c.base == 70000
-    with pytest.raises(ValueError):
-        UidLease.acquire(70000, BLOCK + 1, folder)
-    b.release()
-    c.release()
+
+def _start_from_a_short_lived_thread(popen):
+    got = {}
+
+    def short_lived():  # as a request handler or a pool refill would
+        got["proc"] = popen([sys.executable, "-c", _DIES_WITH_PARENT], stdout=subprocess.PIPE, text=True)
+        got["proc"].stdout.readline()
+
+    caller = threading.Thread(target=short_lived)
+    caller.start()
+    caller.join()
+    return got["proc"]
+
+
+def test_the_launcher_starts_processes_that_outlive_the_thread_asking_for_them():
+    plain = _start_from_a_short_lived_thread(subprocess.Popen)
+    assert plain.wait(timeout=30) == -9  # what a kernel started so would suffer
+    plain.stdout.close()
+    launcher = ProcessLauncher()
+    proc = _start_from_a_short_lived_thread(launcher.popen)
+    try:
+        time.sleep(0.5)
+        assert proc.poll() is None
+        with pytest.raises(FileNotFoundError):  # a failure is the caller's, and the launcher goes on
+            launcher.popen(["/nonexistent/no-such-program"])
+        assert launcher.popen(["true"]).wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        launcher.close()
+
+
+def test_processes_of_a_uid_are_found_in_proc():
+    assert os.getpid() in processes_of(os.getuid())
+    assert processes_of(2_000_000_000) == []  # no process has it
