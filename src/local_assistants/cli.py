@@ -218,7 +218,7 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from .demo import main as demo_main
 
-    return demo_main()
+    return demo_main(settings)
 
 
 def _bench_tutor(args: argparse.Namespace, settings: Settings) -> int:

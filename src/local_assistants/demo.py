@@ -1,7 +1,8 @@
 """The Math Tutor demo: OpenAI's Assistants quickstart, verbatim, against the
 embedded server and the default local model.  Only the client construction differs.
 
-Run it with ``make run-local`` (or ``python -m local_assistants.demo``).
+Run it with ``make run-local`` (or ``python -m local_assistants.demo``, or
+``local-assistants demo``, which passes on its settings).
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import sys
 import warnings
 
 
-def main() -> int:
+def main(settings=None) -> int:
+    """Run the demo on ``settings`` (a ``Settings``; None: from the environment); 0 when
+    both runs ended and the forced one ran code in the sandbox."""
     # The SDK marks every Assistants method deprecated (in favour of the Responses API).
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     from local_assistants import LocalAssistants
 
-    with LocalAssistants() as la:
+    with LocalAssistants(settings) as la:
         client = la.client  # the only line that differs from the quickstart: no cloud
 
         # ---- OpenAI's Assistants quickstart, unchanged from here on ----------------
