@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from types import SimpleNamespace
 
 import pytest
 from fastapi import Request
@@ -14,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from local_assistants.errors import InvalidRequestError, LocalAssistantsError, NotFoundError
 from local_assistants.server.app import SafeJSONResponse, _repaired, create_app, error_response
+
+from stand_in import stand_in_runtime
 
 
 def test_what_json_cannot_hold_is_repaired():
@@ -44,8 +45,7 @@ def test_error_responses():
 
 
 def _app(api_key=None):
-    runtime = SimpleNamespace(settings=SimpleNamespace(api_key=api_key, poll_after_ms=100))
-    app = create_app(runtime)
+    app = create_app(stand_in_runtime(api_key=api_key))
 
     @app.get("/v1/raises/{kind}")
     async def raises(kind: str):

@@ -4,8 +4,6 @@ whose routes only read, with a stand-in runtime."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
@@ -14,13 +12,16 @@ from local_assistants.server import requests as r
 from local_assistants.server.app import create_app
 from local_assistants.server.schemas import Body, Param, integer, string
 
+from stand_in import stand_in_runtime
+
+
 SPEC = Body("Spec", {"name": string(), "size": integer(), "note": string()}, ("name", "size"))
 PARAMS = (Param("limit", integer()), Param("order", string()), Param("include[]", string(), array=True))
 
 
 @pytest.fixture(scope="module")
 def client():
-    runtime = SimpleNamespace(settings=SimpleNamespace(api_key=None, poll_after_ms=321))
+    runtime = stand_in_runtime(poll_after_ms=321)
     app = create_app(runtime)  # its error handlers answer in OpenAI's words
 
     @app.post("/t/body")

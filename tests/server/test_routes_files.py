@@ -4,12 +4,9 @@ service and what it refuses before reading; on the app with a stand-in files ser
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
-from fastapi.testclient import TestClient
 
-from local_assistants.server.app import create_app
+from stand_in import app_client, stand_in_runtime
 
 
 class Files:
@@ -31,8 +28,7 @@ def files():
 
 @pytest.fixture
 def client(files):
-    runtime = SimpleNamespace(settings=SimpleNamespace(api_key=None, poll_after_ms=100), files=files)
-    with TestClient(create_app(runtime)) as c:
+    with app_client(stand_in_runtime(files=files)) as c:
         yield c
 
 

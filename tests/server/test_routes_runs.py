@@ -4,12 +4,9 @@ runs real models through these routes with the SDK, streaming included)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
-from fastapi.testclient import TestClient
 
-from local_assistants.server.app import create_app
+from stand_in import app_client, stand_in_runtime
 
 
 class Runs:
@@ -31,12 +28,12 @@ class Worker:
 
 @pytest.fixture
 def runtime():
-    return SimpleNamespace(settings=SimpleNamespace(api_key=None, poll_after_ms=250), runs=Runs(), worker=Worker())
+    return stand_in_runtime(poll_after_ms=250, runs=Runs(), worker=Worker())
 
 
 @pytest.fixture
 def client(runtime):
-    with TestClient(create_app(runtime)) as c:
+    with app_client(runtime) as c:
         yield c
 
 

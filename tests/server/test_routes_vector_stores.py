@@ -4,12 +4,9 @@ service and the page it answers; on the app with a stand-in search service
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
-from fastapi.testclient import TestClient
 
-from local_assistants.server.app import create_app
+from stand_in import app_client, stand_in_runtime
 
 
 class Result:
@@ -37,8 +34,7 @@ def search():
 
 @pytest.fixture
 def client(search):
-    runtime = SimpleNamespace(settings=SimpleNamespace(api_key=None, poll_after_ms=100), search=search)
-    with TestClient(create_app(runtime)) as c:
+    with app_client(stand_in_runtime(search=search)) as c:
         yield c
 
 
