@@ -105,3 +105,16 @@ def test_every_path_of_the_layout_follows_the_home_when_unset():
     for name, inside in HOME_LAYOUT.items():
         assert getattr(s, name) == Path("/a") / inside and s.follows_home(name)
     assert default_home({"HOME": "/h", "LOCAL_ASSISTANTS_HOME": "~/la"}) == Path("~/la").expanduser()
+
+
+def test_concurrent_runs_is_the_setting_or_sized_to_the_machine(monkeypatch):
+    from local_assistants.config import Settings
+
+    assert Settings(max_concurrent_runs=3).concurrent_runs == 3
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert Settings(max_kernels=8).concurrent_runs == 4
+    assert Settings(max_kernels=3).concurrent_runs == 3
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert Settings(max_kernels=8).concurrent_runs == 2
+    monkeypatch.setenv("LOCAL_ASSISTANTS_MAX_CONCURRENT_RUNS", "1")
+    assert Settings.from_env().concurrent_runs == 1

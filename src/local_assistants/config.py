@@ -88,6 +88,10 @@ class Settings:
     """Memory bound of the per-thread model-state cache (KV prefix reuse)."""
     default_max_completion_tokens: int = 512
     """Room reserved for the answer when a run sets no max_completion_tokens."""
+    max_concurrent_runs: int = 0
+    """Runs executed at once (each on a thread of its own; a model decodes one turn at a
+    time, so this is how much tool work and waiting overlaps). Runs beyond it wait
+    ``queued``, in arrival order. 0: twice the cores, at most ``max_kernels``."""
 
     # -- code interpreter ---------------------------------------------------------
     sandbox_dir: Path | None = None
@@ -126,6 +130,13 @@ class Settings:
     """Decompressed bytes a parser may get per compressed byte, beyond the first MiB."""
     max_ingest_attempts: int = 2
     """Ingestions of one file that may end with the server killed before the file is failed."""
+
+    @property
+    def concurrent_runs(self) -> int:
+        """``max_concurrent_runs``, or the machine's size when it is 0."""
+        if self.max_concurrent_runs > 0:
+            return self.max_concurrent_runs
+        return max(1, min(self.max_kernels, 2 * (os.cpu_count() or 1)))
 
     @property
     def database_path(self) -> Path:

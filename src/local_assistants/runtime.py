@@ -126,7 +126,8 @@ class Runtime:
         self.executor = RunExecutor(self.recorder, self.model_pool, self.tools,
                                     default_max_completion_tokens=self.settings.default_max_completion_tokens,
                                     requires_action_expiry_s=self.settings.requires_action_expiry_s)
-        self.worker = RunWorker(self.executor, self.recorder, housekeeping=[self.kernels.reap_idle])
+        self.worker = RunWorker(self.executor, self.recorder, max_concurrent=self.settings.concurrent_runs,
+                                housekeeping=[self.kernels.reap_idle])
         self.runs = RunsService(self.store, self.messages, self.threads, recorder=self.recorder,
                                 enqueue=self.worker.enqueue, request_cancel=self.executor.request_cancel,
                                 check_model=self._check_requested_model,

@@ -66,8 +66,9 @@ def _stop(proc: subprocess.Popen, sig: int, timeout: float = 90) -> tuple[int, s
 
 def test_sigterm_lets_the_run_in_progress_finish_and_closes_everything(tmp_path):
     # Also: a public address is served when the operator explicitly allows it without a key.
+    # One run at a time, so the second run is still queued when the signal comes.
     proc, base = _serve(tmp_path, "--host", "0.0.0.0", "--allow-no-api-key",
-                        LOCAL_ASSISTANTS_SHUTDOWN_GRACE_S="120")
+                        LOCAL_ASSISTANTS_SHUTDOWN_GRACE_S="120", LOCAL_ASSISTANTS_MAX_CONCURRENT_RUNS="1")
     try:
         wait_for(lambda: _healthy(base), timeout=120)
         client = sdk_client(base + "/v1")

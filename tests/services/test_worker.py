@@ -112,7 +112,7 @@ def test_the_worker_executes_queued_runs_in_order_and_survives_a_failing_one(tmp
         w.worker.stop(timeout=10)
     assert w.executor.executed == ["run_1", "run_2"]
     assert chores  # housekeeping ran between runs
-    assert w.worker.current is None
+    assert w.worker.running == []
 
 
 def test_a_drained_worker_leaves_queued_runs_queued(tmp_path):
@@ -142,5 +142,72 @@ def test_a_run_that_does_not_stop_is_aborted_then_failed(tmp_path, monkeypatch):
         assert w.executor.aborted == 1
         run = w.store.get("runs", "run_1")
         assert run["status"] == "failed" and run["last_error"]["message"] == CRASH_MESSAGE
+    finally:
+        release.set()
+
+
+def test_a_run_busy_with_tool_work_does_not_hold_up_the_next_one(tmp_path):
+    """Code that runs for a long time (here: until released) in one run; the next run,
+    queued after it, executes meanwhile on a slot of its own."""
+    release = threading.Event()
+    done = []
+
+    def behave(run_id):
+        if run_id == "run_slow":
+            release.wait(30)
+        done.append(run_id)
+
+    w = World(tmp_path, behave, max_concurrent=2)
+    for run_id in ("run_slow", "run_fast"):
+        w.run(run_id, "queued")
+    w.worker.start()
+    try:
+        wait_for(lambda: done == ["run_fast"], timeout=30)
+        assert w.worker.running == ["run_slow"]
+        release.set()
+        wait_for(lambda: done == ["run_fast", "run_slow"], timeout=30)
+    finally:
+        release.set()
+        w.worker.stop(timeout=10)
+
+
+def test_runs_beyond_the_limit_wait_queued_and_start_in_arrival_order(tmp_path):
+    releases = {f"run_{i}": threading.Event() for i in range(5)}
+
+    def behave(run_id):
+        releases[run_id].wait(30)
+
+    w = World(tmp_path, behave, max_concurrent=2)
+    w.worker.start()
+    try:
+        for run_id in releases:
+            w.run(run_id, "queued")
+            w.worker.enqueue(run_id)
+        wait_for(lambda: len(w.executor.executed) == 2, timeout=30)
+        assert w.executor.executed == ["run_0", "run_1"]
+        assert [w.status(f"run_{i}") for i in range(2, 5)] == ["queued"] * 3
+        for i in range(5):  # each run that ends lets the oldest waiting one start
+            releases[f"run_{i}"].set()
+            wait_for(lambda: len(w.executor.executed) == min(5, i + 3), timeout=30)
+            assert len(w.worker.running) <= 2
+        assert w.executor.executed == [f"run_{i}" for i in range(5)]
+    finally:
+        for event in releases.values():
+            event.set()
+        w.worker.stop(timeout=10)
+
+
+def test_a_stop_fails_every_run_that_does_not_stop(tmp_path, monkeypatch):
+    monkeypatch.setattr(worker_module, "ABORT_WAIT_S", 0.05)
+    release = threading.Event()
+    w = World(tmp_path, lambda run_id: release.wait(30), max_concurrent=3)
+    for run_id in ("run_1", "run_2"):
+        w.run(run_id, "queued")
+    w.worker.start()
+    try:
+        wait_for(lambda: len(w.executor.executed) == 2, timeout=30)
+        w.worker.stop(timeout=0)
+        assert w.executor.aborted == 1
+        assert [w.status(r) for r in ("run_1", "run_2")] == ["failed", "failed"]
     finally:
         release.set()

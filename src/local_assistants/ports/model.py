@@ -34,6 +34,14 @@ class Generation:
     def __iter__(self) -> Iterator[str]:
         return self._pieces
 
+    def close(self) -> None:
+        """Stop decoding now, on the calling thread: a model decodes one turn at a time and
+        holds its lock until the turn's pieces are all read or closed (a run that stopped
+        reading must not leave it held)."""
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+
 
 @runtime_checkable
 class ChatModel(Protocol):

@@ -221,19 +221,23 @@ class RunExecutor:
         top_p = run["top_p"] if run["top_p"] is not None else recommended.get("top_p", 1.0)
         generation = generate_turn(model, prompt, plan, max_tokens=limit, temperature=temperature, top_p=top_p,
                                    should_stop=lambda: turn.stop or self.cancel_requested(run["id"]))
-        pieces = iter(generation)
-        head = ""
-        for piece in pieces:  # the first characters decide: an answer or tool calls
-            head += piece
-            if plan.protocol.opens_call(head) is not None:
-                break
-        rest = itertools.chain([head] if head else [], pieces)
-        if plan.can_call and plan.protocol.opens_call(head):
-            return self._tool_calls_turn(run, rest, generation, turn, answered, plan.protocol)
-        watcher = None
-        if plan.can_call:  # a tool may watch the answer for a call written in it (see AnswerCode)
-            watcher = next(((t, w) for t in turn.tools if (w := t.watch_answer(plan, answered)) is not None), None)
-        return self._message_turn(run, rest, generation, turn, json_answer=plan.json_answer, watcher=watcher)
+        try:
+            pieces = iter(generation)
+            head = ""
+            for piece in pieces:  # the first characters decide: an answer or tool calls
+                head += piece
+                if plan.protocol.opens_call(head) is not None:
+                    break
+            rest = itertools.chain([head] if head else [], pieces)
+            if plan.can_call and plan.protocol.opens_call(head):
+                return self._tool_calls_turn(run, rest, generation, turn, answered, plan.protocol)
+            watcher = None
+            if plan.can_call:  # a tool may watch the answer for a call written in it (see AnswerCode)
+                watcher = next(((t, w) for t in turn.tools if (w := t.watch_answer(plan, answered)) is not None),
+                               None)
+            return self._message_turn(run, rest, generation, turn, json_answer=plan.json_answer, watcher=watcher)
+        finally:
+            generation.close()  # read to its end normally; an error must not leave the model held
 
     def _message_turn(self, run: dict, pieces, generation, turn: "_Turn", json_answer: bool = False,
                       watcher: tuple[ToolHandler, AnswerCode] | None = None) -> bool:

@@ -1,9 +1,14 @@
-"""The run worker: one thread in the server process executing queued runs in order,
-expiring runs left waiting on ``requires_action``, and recovering after a crash.
+"""The run worker: executes queued runs in the server process, several at once, expires
+runs left waiting on ``requires_action``, and recovers after a crash.
+
+Runs are started in arrival order, at most ``max_concurrent`` at a time (the others stay
+``queued``); each executes on a thread of its own, so one run's tool work (code that runs
+for a minute, a file search, a wait for tool outputs) never holds up another run's answer.
+Decoding itself is shared: each model decodes one turn at a time (its lock).
 
 Stopping is graceful: ``drain`` stops it taking runs (queued ones stay queued, for the
-next start), and ``stop(timeout)`` lets the run in progress finish within ``timeout``,
-then stops it and fails it exactly as the recovery after a crash would have.
+next start), and ``stop(timeout)`` lets the runs in progress finish within ``timeout``,
+then stops them and fails them exactly as the recovery after a crash would have.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ call) before it is marked failed regardless."""
 
 class RunWorker:
     def __init__(self, executor: RunExecutor, recorder: RunRecorder, *, tick_s: float = 1.0,
+                 max_concurrent: int = 1,
                  housekeeping: Sequence[Callable[[], object]] = (), housekeeping_every_s: float = 30.0):
         self.executor = executor
         self.housekeeping = list(housekeeping)
@@ -36,12 +42,20 @@ class RunWorker:
         self.recorder = recorder
         self.store = recorder.store
         self.tick_s = tick_s
+        self.max_concurrent = max(1, max_concurrent)
+        self._slots = threading.Semaphore(self.max_concurrent)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._draining = threading.Event()
-        self.current: str | None = None
-        """The run being executed, if any."""
+        self._running: dict[str, threading.Thread] = {}
+        self._running_lock = threading.Lock()
+
+    @property
+    def running(self) -> list[str]:
+        """The runs being executed now."""
+        with self._running_lock:
+            return list(self._running)
 
     def enqueue(self, run_id: str) -> None:
         self._queue.put(run_id)
@@ -57,22 +71,29 @@ class RunWorker:
         self._queue.put(None)  # wake the loop
 
     def stop(self, timeout: float = 10) -> None:
-        """Drain, give the run in progress ``timeout`` seconds to finish, then fail it as a
-        crash would (the executor stops it between two tokens)."""
+        """Drain, give the runs in progress ``timeout`` seconds to finish, then fail them as a
+        crash would (the executor stops each between two tokens)."""
         self.drain()
         self._stopping.set()
         thread = self._thread
         if thread is None:
             return
-        thread.join(max(0.0, timeout))
-        if thread.is_alive():
-            log.warning("run %s did not finish within the %.1f s grace period: stopping it", self.current, timeout)
+        deadline = time.monotonic() + max(0.0, timeout)
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if not self._join_runs(deadline):
+            log.warning("runs %s did not finish within the %.1f s grace period: stopping them", self.running, timeout)
             self.executor.abort()
-            thread.join(ABORT_WAIT_S)
-        if thread.is_alive():  # stuck outside the decode loop (in a kernel, loading a model)
-            log.warning("run %s did not stop: marking it failed", self.current)
-            self.fail_interrupted()
+            if not self._join_runs(time.monotonic() + ABORT_WAIT_S):
+                # stuck outside the decode loop (in a kernel, loading a model)
+                log.warning("runs %s did not stop: marking them failed", self.running)
+                self.fail_interrupted()
         self._thread = None
+
+    def _join_runs(self, deadline: float) -> bool:
+        """Wait for the runs in progress until ``deadline``; True when none is left."""
+        for thread in list(self._running.values()):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not self.running
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -83,8 +104,6 @@ class RunWorker:
                 run_id = self._queue.get(timeout=self.tick_s)
             except queue.Empty:
                 run_id = None
-            if self._draining.is_set():
-                continue  # taken off the queue, still queued in the store
             try:
                 self.expire_waiting()
                 if time.monotonic() - self._last_housekeeping > self.housekeeping_every_s:
@@ -92,13 +111,34 @@ class RunWorker:
                     for task in self.housekeeping:  # e.g. shutting down idle kernels
                         task()
                 if run_id is not None:
-                    self.current = run_id
-                    try:
-                        self.executor.execute(run_id)
-                    finally:
-                        self.current = None
+                    self._start(run_id)
             except Exception:  # never let the worker die: the next run must still execute
                 log.exception("run worker error")
+
+    def _start(self, run_id: str) -> None:
+        """Execute ``run_id`` on a thread of its own once a slot is free (runs start in the
+        order they were queued: only this loop takes them)."""
+        while not self._slots.acquire(timeout=self.tick_s):
+            self.expire_waiting()  # a run waiting for tool outputs holds no slot, but may expire
+            if self._draining.is_set():
+                return  # taken off the queue, still queued in the store
+        if self._draining.is_set():
+            self._slots.release()
+            return
+        thread = threading.Thread(target=self._execute, args=(run_id,), name=f"run-{run_id}", daemon=True)
+        with self._running_lock:
+            self._running[run_id] = thread
+        thread.start()
+
+    def _execute(self, run_id: str) -> None:
+        try:
+            self.executor.execute(run_id)
+        except Exception:  # a run's failure is the run's: the worker goes on
+            log.exception("run %s: executor error", run_id)
+        finally:
+            with self._running_lock:
+                self._running.pop(run_id, None)
+            self._slots.release()
 
     # -- start-up recovery and expiry -------------------------------------------
     def recover(self) -> None:
