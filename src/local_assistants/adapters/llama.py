@@ -14,6 +14,7 @@ at the default batch size): the next decode re-evaluates one token instead.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -146,6 +147,8 @@ class LlamaChatModel:
         self.repeat_penalty = self.sampling.get("repeat_penalty", repeat_penalty)
         self.top_k = int(self.sampling.get("top_k", 40))  # 40: llama.cpp's default
         self.states = StateCache(kv_cache_bytes)
+        self.grammar_first = True
+        """Grammar-constrained decoding in llama.cpp's order (see adapters/grammar_first.py)."""
         self.lock = threading.RLock()
         self._llm = None
         self._template: ChatTemplate | None = None
@@ -253,7 +256,7 @@ class LlamaChatModel:
                 top_p: float, grammar_text: str | None, stop: list[str],
                 should_stop: Callable[[], bool] | None,
                 release_grammar: Callable[[str], bool] | None, penalty: float) -> Iterator[str]:
-        with self.lock:
+        with self.lock, self._grammar_sampling():
             llm = self.llm
             if len(prompt) + 1 > llm.n_ctx():
                 raise ModelError(f"The prompt has {len(prompt)} tokens; the context holds {llm.n_ctx()}.")
@@ -324,6 +327,15 @@ class LlamaChatModel:
                 yield held
             self._save_state()
             gen.completion = Completion(text, len(prompt), len(out_tokens), finish)
+
+    def _grammar_sampling(self):
+        """A grammar checks the token sampled without it first (llama.cpp's order), unless
+        ``grammar_first`` is off (the grammar then filters the whole vocabulary each step)."""
+        if not self.grammar_first:
+            return contextlib.nullcontext()
+        from .grammar_first import grammar_first
+
+        return grammar_first(self.llm)
 
     def _restore_best_state(self, prompt: list[int]) -> None:
         llm = self._llm
