@@ -33,15 +33,15 @@ def _raw_decode_rate(model, prompt_tokens: list[int]) -> tuple[float, int]:
     one) costs a few percent by itself, as llama.cpp scans the whole vocabulary for it."""
     llm = model.llm
     llm.reset()
-    start = None
-    n = 0
-    for _chunk in llm.create_completion(prompt_tokens, max_tokens=DECODE_TOKENS, temperature=0.0,
-                                        repeat_penalty=model.repeat_penalty, top_k=model.top_k,
-                                        stream=True, seed=0):
-        n += 1
-        if start is None:
-            start = time.perf_counter()  # decode rate: from the first token on
-    return (n - 1) / (time.perf_counter() - start), n
+    stamps = []
+    for chunk in llm.create_completion(prompt_tokens, max_tokens=DECODE_TOKENS, temperature=0.0,
+                                       repeat_penalty=model.repeat_penalty, top_k=model.top_k,
+                                       stream=True, seed=0):
+        if chunk["choices"][0]["finish_reason"] is None:  # a token's chunk, not the closing one
+            stamps.append(time.perf_counter())
+    # Decode rate from the first token to the last, as the runtime's is measured: the
+    # stream's closing chunk (no token) is not one more decode step.
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0]), len(stamps)
 
 
 def _runtime_decode_rate(client, assistant_id: str) -> tuple[float, int]:
