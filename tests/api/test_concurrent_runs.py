@@ -41,3 +41,24 @@ def test_a_run_whose_code_sleeps_does_not_hold_up_another_threads_answer(scripte
     client.beta.threads.runs.cancel(slow.id, thread_id=slow_thread.id)  # interrupts the sleeping kernel
     ended = client.beta.threads.runs.poll(slow.id, thread_id=slow_thread.id, poll_interval_ms=50)
     assert ended.status == "cancelled"
+
+
+def test_two_runs_run_code_at_once_each_in_its_own_kernel(scripted_server, scripted_client):
+    client = scripted_client
+    coder = client.beta.assistants.create(model="gpt-4o", instructions="Run code.", tools=[{"type": "code_interpreter"}])
+    say(scripted_server, *[f"```python\nimport os, time\ntime.sleep(2)\nprint('{tag}', os.getcwd())\n```"
+                           for tag in ("first", "second")], "Done.", "Done.")
+    threads = [client.beta.threads.create(messages=[{"role": "user", "content": "Run it."}]) for _ in range(2)]
+    runs = [client.beta.threads.runs.create(thread_id=t.id, assistant_id=coder.id, max_completion_tokens=64)
+            for t in threads]
+    ended = [client.beta.threads.runs.poll(r.id, thread_id=r.thread_id, poll_interval_ms=50) for r in runs]
+    assert [r.status for r in ended] == ["completed", "completed"], [r.last_error for r in ended]
+    seen = []
+    for run in ended:
+        step = client.beta.threads.runs.steps.list(run.id, thread_id=run.thread_id, order="asc").data[0]
+        (call,) = step.step_details.tool_calls
+        tag = "first" if "'first'" in call.code_interpreter.input else "second"
+        (logs,) = [o.logs for o in call.code_interpreter.outputs if o.type == "logs"]
+        assert logs.split()[0] == tag  # each run's output is its own code's
+        seen.append(tag)
+    assert sorted(seen) == ["first", "second"]
