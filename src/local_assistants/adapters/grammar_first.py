@@ -62,7 +62,7 @@ class GrammarFirstSampler:
         logits = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx.ctx, idx), shape=(self.n_vocab,))
         cur = self._candidates(logits)
         lc.llama_sampler_apply(self.chain.sampler, ctypes.byref(cur))
-        token = int(self._data[cur.selected].id)
+        token = int(cur.data[cur.selected].id)  # a sampler may sort or shorten the array
         if self._allowed(token):
             self.accepted += 1
         else:
@@ -70,7 +70,7 @@ class GrammarFirstSampler:
             cur = self._candidates(logits)
             lc.llama_sampler_apply(self.grammar.sampler, ctypes.byref(cur))
             lc.llama_sampler_apply(self.chain.sampler, ctypes.byref(cur))
-            token = int(self._data[cur.selected].id)
+            token = int(cur.data[cur.selected].id)
         lc.llama_sampler_accept(self.grammar.sampler, token)
         lc.llama_sampler_accept(self.chain.sampler, token)
         return token
