@@ -107,10 +107,7 @@ class SQLiteStore:
         return json.loads(row[0]) if row else None
 
     def update(self, table: str, obj: dict, **columns: Any) -> dict:
-        cols = self._columns(table, columns)
-        sets = ", ".join(["data = ?", *(f"[{c}] = ?" for c in cols)])
-        with self.transaction():
-            self._execute(f"UPDATE [{table}] SET {sets} WHERE id = ?", [json.dumps(obj), *cols.values(), obj["id"]])
+        self.update_if(table, obj, {}, **columns)
         return obj
 
     def update_if(self, table: str, obj: dict, expect: dict[str, Any], **columns: Any) -> bool:

@@ -119,10 +119,10 @@ class RunExecutor:
             else:
                 self._fail(run, turn, "invalid_prompt", str(err))
         except LocalAssistantsError as err:
-            self._fail(rec.fresh(run), turn, "server_error", err.message)
+            self._fail(run, turn, "server_error", err.message)
         except Exception as err:  # a bug or a native failure: the run fails, the server goes on
             log.exception("run %s failed", run_id)
-            self._fail(rec.fresh(run), turn, "server_error", f"{type(err).__name__}: {err}")
+            self._fail(run, turn, "server_error", f"{type(err).__name__}: {err}")
         finally:
             with self._cancel_lock:
                 self._cancel.discard(run_id)

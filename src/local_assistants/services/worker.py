@@ -91,7 +91,9 @@ class RunWorker:
 
     def _join_runs(self, deadline: float) -> bool:
         """Wait for the runs in progress until ``deadline``; True when none is left."""
-        for thread in list(self._running.values()):
+        with self._running_lock:
+            threads = list(self._running.values())
+        for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         return not self.running
 
