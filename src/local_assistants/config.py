@@ -73,6 +73,13 @@ class Settings:
     n_ctx: int = 8192
     n_threads: int = 0
     """0 means half the cores (llama-cpp-python's default; see the decode benchmark)."""
+    n_threads_batch: int = 0
+    """llama.cpp threads for a step of several tokens (prompts, several runs' tokens
+    together); 0: as ``n_threads``. Threads spin at barriers: more than the free cores
+    collapses decoding (a busy machine, code running in kernels)."""
+    prefill_chunk: int = 64
+    """Prompt tokens a decode step takes while other runs decode: a new run's prompt is
+    evaluated in chunks of this size, each delaying the others' next token by its compute."""
     n_gpu_layers: int = 0
     seed: int = 0
     repeat_penalty: float = 1.1
@@ -89,9 +96,9 @@ class Settings:
     default_max_completion_tokens: int = 512
     """Room reserved for the answer when a run sets no max_completion_tokens."""
     max_concurrent_runs: int = 0
-    """Runs executed at once (each on a thread of its own; a model decodes one turn at a
-    time, so this is how much tool work and waiting overlaps). Runs beyond it wait
-    ``queued``, in arrival order. 0: twice the cores, at most ``max_kernels``."""
+    """Runs executed at once, each on a thread of its own; a model decodes their turns
+    together (one sequence each in its batch). Runs beyond it wait ``queued``, in arrival
+    order. 0: twice the cores, at most ``max_kernels``."""
 
     # -- code interpreter ---------------------------------------------------------
     sandbox_dir: Path | None = None

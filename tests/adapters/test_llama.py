@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import MODELS_DIR
-from local_assistants.adapters.llama import LlamaChatModel, StateCache, _Saved, _find_stop, _stop_prefix_len
+from local_assistants.adapters.llama import LlamaChatModel, StateCache, _Saved
 from local_assistants.errors import ModelError
 
 GGUF = MODELS_DIR / "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -14,7 +14,16 @@ SYSTEM = {"role": "system", "content": "You are a helpful math tutor."}
 
 @pytest.fixture(scope="module")
 def model():
-    m = LlamaChatModel(GGUF, name="smollm2-135m-instruct", n_ctx=4096)
+    m = LlamaChatModel(GGUF, name="smollm2-135m-instruct", n_ctx=4096, slots=2)
+    yield m
+    m.close()
+
+
+@pytest.fixture(scope="module")
+def one_slot():
+    """One sequence: a second thread's turn takes the slot, so the first one's state is
+    saved and restored."""
+    m = LlamaChatModel(GGUF, name="smollm2-135m-instruct", n_ctx=4096, slots=1)
     yield m
     m.close()
 
@@ -66,11 +75,12 @@ def test_follow_up_turn_reuses_the_threads_prefix(model):
     assert reused >= len(first_tokens) - 1
 
 
-def test_interleaved_threads_restore_their_saved_state(model):
+def test_interleaved_threads_restore_their_saved_state(one_slot):
+    model = one_slot
     a = [SYSTEM, {"role": "user", "content": "Thread A: what is 12 * 12?"}]
     b = [SYSTEM, {"role": "user", "content": "Thread B: tell me about triangles and their angles."}]
     a_tokens, a_answer, _ = _ask(model, a)
-    _ask(model, b)  # the context now holds thread B
+    _ask(model, b)  # the one slot now holds thread B
     before = dict(model.stats)
     a2 = a + [{"role": "assistant", "content": a_answer}, {"role": "user", "content": "Thanks!"}]
     _ask(model, a2)
@@ -79,7 +89,30 @@ def test_interleaved_threads_restore_their_saved_state(model):
     assert reused >= len(a_tokens) - 1
 
 
-def test_restored_state_gives_the_same_answer_as_a_cold_start(model):
+def test_interleaved_threads_each_keep_a_slot(model):
+    a = [SYSTEM, {"role": "user", "content": "Thread A: what is 13 * 13?"}]
+    b = [SYSTEM, {"role": "user", "content": "Thread B: tell me about squares and their sides."}]
+    a_tokens, a_answer, _ = _ask(model, a)
+    _ask(model, b)  # in the other slot: A's stays
+    before = dict(model.stats)
+    a2 = a + [{"role": "assistant", "content": a_answer}, {"role": "user", "content": "Thanks!"}]
+    _ask(model, a2)
+    assert model.stats["restored_states"] == before["restored_states"]
+    assert model.stats["prefix_reused_tokens"] - before["prefix_reused_tokens"] >= len(a_tokens) - 1
+
+
+def test_forget_cached_makes_a_cold_start(model):
+    a = [SYSTEM, {"role": "user", "content": "Thread C: what is 14 * 14?"}]
+    _ask(model, a)
+    model.forget_cached()
+    before = dict(model.stats)
+    _ask(model, a)
+    assert model.stats["prefix_reused_tokens"] == before["prefix_reused_tokens"]
+    assert not model.states.entries
+
+
+def test_restored_state_gives_the_same_answer_as_a_cold_start(one_slot):
+    model = one_slot
     a = [SYSTEM, {"role": "user", "content": "Name three prime numbers."}]
     b = [SYSTEM, {"role": "user", "content": "Something else entirely: colours of the rainbow."}]
     _ask(model, a)
@@ -105,13 +138,6 @@ def test_state_cache_is_bounded_and_prefers_the_longest_prefix():
     saved, n = cache.longest_prefix([7, 8, 9])
     assert saved.tokens == (7, 8) and n == 2
     assert cache.longest_prefix([5]) == (None, 0)
-
-
-def test_stop_string_helpers():
-    assert _find_stop("abc<|im_end|>def", ["<|im_end|>"]) == 3
-    assert _find_stop("abc", ["<|im_end|>"]) is None
-    assert _stop_prefix_len("hello <|im", ["<|im_end|>"]) == 4
-    assert _stop_prefix_len("hello", ["<|im_end|>"]) == 0
 
 
 def test_a_broken_gguf_is_a_model_error_not_a_crash(tmp_path):

@@ -97,7 +97,8 @@ def test_streaming_and_polling_store_the_same_objects(client, tutor, thread):
     assert a.keys() == b.keys()
     ma = client.beta.threads.messages.list(thread.id, run_id=streamed.id).data[0].model_dump()
     mb = client.beta.threads.messages.list(thread.id, run_id=polled.id).data[0].model_dump()
-    assert ma.keys() == mb.keys() and ma["status"] == mb["status"]
+    assert ma.keys() == mb.keys()  # each ends as its own sampled answer did: cut at 20 tokens or not
+    assert {ma["status"], mb["status"]} <= {"completed", "incomplete"}
 
 
 def test_max_completion_tokens_makes_run_and_message_incomplete(client, tutor, thread):

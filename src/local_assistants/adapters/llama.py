@@ -1,20 +1,17 @@
 """The ChatModel port (``ports.model``) over llama-cpp-python.
 
-One ``Llama`` per GGUF file, loaded lazily and kept warm; generation is
-serialised by a lock (one context, one decode at a time).
+One model per GGUF file, loaded lazily and kept warm. Its ``Llama`` gives the vocabulary
+(tokens, text, template); generations decode together in one batch engine
+(``adapters/llama_batch.py``: a context of ``slots`` sequences, one decode step for all).
 
-KV prefix reuse: llama-cpp-python already reuses the common prefix of the
-previous prompt that is still in the context.  So that reuse also holds when
-threads interleave, the model state after each generation is kept in a small
-LRU (bounded in bytes) keyed by its token sequence; before a generation the
-longest matching saved prefix is restored when it beats what the context holds.
-Only the KV state is kept (not llama-cpp-python's logits copy, which is 100 MB
-at the default batch size): the next decode re-evaluates one token instead.
+KV prefix reuse: a sequence's slot keeps what it holds after its turn, and a new prompt
+takes the slot sharing its longest prefix. A slot handed to another conversation saves
+its state first into a small LRU (bounded in bytes) keyed by token sequence; a prompt
+whose longest known prefix is saved there is restored from it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import logging
 import os
@@ -26,7 +23,9 @@ from typing import Callable, Iterator, Sequence
 
 from ..core.prompt import ChatTemplate
 from ..errors import ModelError
-from ..ports import Completion, Generation
+from ..ports import Generation
+from .llama_batch import BatchEngine, Request, SamplerSpec, pieces
+from .token_text import TokenText
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +130,8 @@ class LlamaChatModel:
 
     def __init__(self, path: Path, *, name: str, chat_format: str | None = None, n_ctx: int = 8192,
                  n_threads: int = 0, n_gpu_layers: int = 0, seed: int = 0,
-                 kv_cache_bytes: int = 1 << 30, repeat_penalty: float = 1.1, sampling: dict | None = None):
+                 kv_cache_bytes: int = 1 << 30, repeat_penalty: float = 1.1, sampling: dict | None = None,
+                 slots: int = 4, prefill_chunk: int = 64, n_threads_batch: int = 0):
         self.path = Path(path)
         self.name = name
         self.chat_format = chat_format
@@ -140,7 +140,13 @@ class LlamaChatModel:
         # barriers, so they must not compete with the server and client threads:
         # on 2 cores, 1 thread decoded 127 tokens/s through the server, 2 threads 62.
         self.n_threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
+        # Steps of several tokens (prompts, several sequences): as many by default; with
+        # more, a busy machine (kernels running code) made batches 10x slower.
+        self.n_threads_batch = n_threads_batch or self.n_threads
         self.n_gpu_layers = n_gpu_layers
+        self.slots = max(1, slots)
+        """Sequences decoded together (one per run that can be in a turn at once)."""
+        self.prefill_chunk = prefill_chunk
         self.seed = seed
         self.sampling = dict(sampling or {})
         """The model's recommended sampling, for runs that set none (see CatalogModel.sampling)."""
@@ -151,6 +157,7 @@ class LlamaChatModel:
         """Grammar-constrained decoding in llama.cpp's order (see adapters/grammar_first.py)."""
         self.lock = threading.RLock()
         self._llm = None
+        self._engine: BatchEngine | None = None
         self._template: ChatTemplate | None = None
         self.stats = {"prefix_reused_tokens": 0, "prompt_tokens": 0, "restored_states": 0}
 
@@ -160,6 +167,12 @@ class LlamaChatModel:
         if self._llm is None:
             self.load()
         return self._llm
+
+    @property
+    def engine(self) -> BatchEngine:
+        if self._engine is None:
+            self.load()
+        return self._engine
 
     def load(self) -> None:
         with self.lock:
@@ -175,9 +188,10 @@ class LlamaChatModel:
 
             quiet_llama_cpp()
             try:
-                self._llm = Llama(
+                # Its own context only serves direct use (a benchmark's raw baseline): small.
+                llm = Llama(
                     model_path=str(self.path),
-                    n_ctx=self.requested_ctx,
+                    n_ctx=min(self.requested_ctx, 1024),
                     n_threads=self.n_threads,
                     n_gpu_layers=self.n_gpu_layers,
                     seed=self.seed,
@@ -185,18 +199,28 @@ class LlamaChatModel:
                 )
             except Exception as err:  # llama.cpp reports a bad file as ValueError/RuntimeError
                 raise ModelError(f"Could not load model {self.path.name}: {err}") from err
-            meta = self._llm.metadata
-            vocab = self._llm
-            bos = vocab.detokenize([vocab.token_bos()], special=True).decode("utf-8", "ignore") \
-                if vocab.token_bos() >= 0 else ""
-            eos = vocab.detokenize([vocab.token_eos()], special=True).decode("utf-8", "ignore") \
-                if vocab.token_eos() >= 0 else ""
-            self._template = ChatTemplate.from_metadata(meta, chat_format=self.chat_format, bos_token=bos,
-                                                        eos_token=eos)
+            meta = llm.metadata
+            bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "ignore") \
+                if llm.token_bos() >= 0 else ""
+            eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "ignore") \
+                if llm.token_eos() >= 0 else ""
+            try:
+                self._template = ChatTemplate.from_metadata(meta, chat_format=self.chat_format, bos_token=bos,
+                                                            eos_token=eos)
+                self._engine = BatchEngine(llm, slots=self.slots, n_ctx_slot=self.requested_ctx,
+                                           n_threads=self.n_threads,
+                                           n_threads_batch=self.n_threads_batch,
+                                           states=self.states, stats=self.stats, seed=self.seed,
+                                           prefill_chunk=self.prefill_chunk)
+            except Exception:
+                llm.close()
+                raise
             self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "true") != "false"
             self._bos_text = bos
-            log.info("loaded %s (n_ctx=%d, threads=%d, gpu_layers=%d)", self.path.name,
-                     self._llm.n_ctx(), self.n_threads, self.n_gpu_layers)
+            self._llm = llm  # last: the model counts as loaded once all of it is ready
+            log.info("loaded %s (%d sequences of %d tokens, threads=%d/%d, gpu_layers=%d)", self.path.name,
+                     self.slots, self.requested_ctx, self.n_threads, self.n_threads_batch,
+                     self.n_gpu_layers)
 
     @property
     def template(self) -> ChatTemplate:
@@ -205,7 +229,8 @@ class LlamaChatModel:
 
     @property
     def n_ctx(self) -> int:
-        return self.llm.n_ctx()
+        """The context of one sequence."""
+        return self.engine.n_ctx_slot
 
     # -- tokens -------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -232,10 +257,22 @@ class LlamaChatModel:
         ``repeat_penalty`` overrides the model's until the grammar is released (tool
         calls repeat their own framing tokens, which a penalty would discourage).
         """
+        spec = SamplerSpec(temperature=temperature, top_p=top_p, top_k=self.top_k,
+                           repeat_penalty=self.repeat_penalty if repeat_penalty is None else repeat_penalty,
+                           grammar=grammar, grammar_first=self.grammar_first, released_penalty=self.repeat_penalty)
         gen = Generation(iter(()))
-        gen._pieces = self._decode(gen, list(prompt_tokens), max_tokens, temperature, top_p, grammar,
-                                   list(stop) or self.template.stop, should_stop, release_grammar,
-                                   self.repeat_penalty if repeat_penalty is None else repeat_penalty)
+
+        def run() -> Iterator[str]:
+            engine = self.engine  # this one until the turn ends, even if the model is closed meanwhile
+            detokenize = engine.llm.detokenize
+            text = TokenText(lambda tokens, previous: detokenize(tokens, prev_tokens=previous), prompt_tokens,
+                             list(stop) or self.template.stop)
+            request = Request(list(prompt_tokens), max_tokens, spec, text, should_stop=should_stop,
+                              release_grammar=release_grammar)
+            yield from pieces(engine, request)
+            gen.completion = request.completion
+
+        gen._pieces = run()
         return gen
 
     def schema_to_grammar(self, schema: dict) -> str:
@@ -252,147 +289,22 @@ class LlamaChatModel:
 
         return JSON_GBNF
 
-    def _decode(self, gen: Generation, prompt: list[int], max_tokens: int, temperature: float,
-                top_p: float, grammar_text: str | None, stop: list[str],
-                should_stop: Callable[[], bool] | None,
-                release_grammar: Callable[[str], bool] | None, penalty: float) -> Iterator[str]:
-        with self.lock, self._grammar_sampling():
-            llm = self.llm
-            if len(prompt) + 1 > llm.n_ctx():
-                raise ModelError(f"The prompt has {len(prompt)} tokens; the context holds {llm.n_ctx()}.")
-            max_tokens = max(0, min(max_tokens, llm.n_ctx() - len(prompt)))
-            self._restore_best_state(prompt)
-            reused = _common_prefix(llm._input_ids[: llm.n_tokens].tolist(), prompt)
-            self.stats["prefix_reused_tokens"] += reused
-            self.stats["prompt_tokens"] += len(prompt)
-            grammar = None
-            if grammar_text:
-                from llama_cpp import LlamaGrammar
-
-                grammar = LlamaGrammar.from_string(grammar_text, verbose=False)
-            llm.set_seed(self.seed)
-
-            import llama_cpp as lc
-
-            vocab = llm._model.vocab
-            out_tokens: list[int] = []
-            pending = b""  # bytes of an incomplete UTF-8 sequence
-            held = ""  # text held back because it might begin a stop string
-            text = ""
-            finish = "length"
-            if max_tokens == 0:
-                gen.completion = Completion("", len(prompt), 0, "length")
-                return
-            tokens = llm.generate(prompt, temp=temperature, top_p=top_p, top_k=self.top_k, grammar=grammar,
-                                  repeat_penalty=penalty)
-            constrained = grammar is not None
-            for token in _follow(lambda: tokens):
-                if lc.llama_vocab_is_eog(vocab, token):
-                    finish = "stop"
-                    break
-                out_tokens.append(token)
-                prev = (prompt[-4:] + out_tokens[-5:-1])[-4:]  # enough context for leading spaces
-                pending += llm.detokenize([token], prev_tokens=prev)
-                try:
-                    piece = pending.decode("utf-8")
-                    pending = b""
-                except UnicodeDecodeError:
-                    piece = ""
-                    if len(pending) > 8:  # not a split character: give up on it
-                        piece, pending = pending.decode("utf-8", "replace"), b""
-                held += piece
-                cut = _find_stop(held, stop)
-                if cut is not None:
-                    held = held[:cut]
-                    finish = "stop"
-                    break
-                safe = len(held) - _stop_prefix_len(held, stop)
-                if safe > 0:
-                    text += held[:safe]
-                    yield held[:safe]
-                    held = held[safe:]
-                if len(out_tokens) >= max_tokens:
-                    break
-                if should_stop is not None and should_stop():
-                    finish = "cancelled"
-                    break
-                if constrained and release_grammar is not None and release_grammar(text + held):
-                    # Continue from the same context (the KV prefix is reused) without the grammar.
-                    tokens.close()
-                    tokens = llm.generate(prompt + out_tokens, temp=temperature, top_p=top_p, top_k=self.top_k,
-                                          repeat_penalty=self.repeat_penalty)
-                    constrained = False
-            if held:
-                text += held
-                yield held
-            self._save_state()
-            gen.completion = Completion(text, len(prompt), len(out_tokens), finish)
-
-    def _grammar_sampling(self):
-        """A grammar checks the token sampled without it first (llama.cpp's order), unless
-        ``grammar_first`` is off (the grammar then filters the whole vocabulary each step)."""
-        if not self.grammar_first:
-            return contextlib.nullcontext()
-        from .grammar_first import grammar_first
-
-        return grammar_first(self.llm)
-
-    def _restore_best_state(self, prompt: list[int]) -> None:
-        llm = self._llm
-        in_context = _common_prefix(llm._input_ids[: llm.n_tokens].tolist(), prompt)
-        saved, n = self.states.longest_prefix(prompt)
-        if saved is None or n <= in_context:
-            return
-        buf = (ctypes.c_uint8 * len(saved.state)).from_buffer_copy(saved.state)
-        import llama_cpp as lc
-
-        if lc.llama_state_set_data(llm._ctx.ctx, buf, len(saved.state)) != len(saved.state):
-            log.warning("could not restore a saved model state; evaluating the prompt in full")
-            llm.reset()
-            return
-        llm.input_ids[: len(saved.tokens)] = saved.tokens
-        llm.n_tokens = len(saved.tokens)
-        llm._requires_eval = True
-        self.stats["restored_states"] += 1
-
-    def _save_state(self) -> None:
-        llm = self._llm
-        import llama_cpp as lc
-
-        # Keyed by what the context really holds (the last sampled token is not evaluated).
-        tokens = tuple(llm._input_ids[: llm.n_tokens].tolist())
-        size = lc.llama_state_get_size(llm._ctx.ctx)
-        buf = (ctypes.c_uint8 * size)()
-        written = lc.llama_state_get_data(llm._ctx.ctx, buf, size)
-        self.states.put(_Saved(tokens, bytes(memoryview(buf)[:written])))
+    def forget_cached(self) -> None:
+        """Drop every kept KV state: the next prompt is evaluated from its first token."""
+        self.states.entries.clear()
+        self.states.size = 0
+        if self._engine is not None:
+            self._engine.forget()
 
     def close(self) -> None:
+        """Free the model once the generations under way are done (a later one loads it
+        again)."""
         with self.lock:
-            if self._llm is not None:
-                self._llm.close()
-                self._llm = None
+            engine, llm = self._engine, self._llm
+            self._engine = self._llm = None
+        if engine is not None:
+            engine.close()
+        if llm is not None:
+            llm.close()
 
 
-def _follow(current: Callable[[], Iterator[int]]) -> Iterator[int]:
-    """Tokens from whichever generator ``current()`` names now (it may be swapped mid-way)."""
-    while True:
-        try:
-            yield next(current())
-        except StopIteration:
-            return
-
-
-def _find_stop(text: str, stops: Sequence[str]) -> int | None:
-    hits = [text.find(s) for s in stops if s and s in text]
-    return min(hits) if hits else None
-
-
-def _stop_prefix_len(text: str, stops: Sequence[str]) -> int:
-    """Length of the longest end of ``text`` that begins some stop string."""
-    best = 0
-    for s in stops:
-        for k in range(min(len(s) - 1, len(text)), 0, -1):
-            if text.endswith(s[:k]):
-                best = max(best, k)
-                break
-    return best

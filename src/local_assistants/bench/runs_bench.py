@@ -122,9 +122,7 @@ def follow_up_ttft(models_dir: Path, name: str = TEST_MODEL) -> str:
                     warm.append(_ttft(client, t.id, assistant.id))
             for t in threads:  # the same follow-up with nothing cached: a cold start
                 client.beta.threads.messages.create(t.id, role="user", content="Last one: 9 * 17?")
-                model.states.entries.clear()
-                model.states.size = 0
-                model.llm.reset()
+                model.forget_cached()
                 cold.append(_ttft(client, t.id, assistant.id))
             prompt_len = la.runtime.runs.list(threads[0].id, limit=1).data[0]["usage"]["prompt_tokens"]
             w, c = median(warm), median(cold)

@@ -35,9 +35,8 @@ class Generation:
         return self._pieces
 
     def close(self) -> None:
-        """Stop decoding now, on the calling thread: a model decodes one turn at a time and
-        holds its lock until the turn's pieces are all read or closed (a run that stopped
-        reading must not leave it held)."""
+        """Stop decoding now: the turn leaves the model's batch at its next step (a run that
+        stopped reading must not go on taking a place in it)."""
         close = getattr(self._pieces, "close", None)
         if close is not None:
             close()

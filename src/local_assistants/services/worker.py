@@ -4,7 +4,7 @@ runs left waiting on ``requires_action``, and recovers after a crash.
 Runs are started in arrival order, at most ``max_concurrent`` at a time (the others stay
 ``queued``); each executes on a thread of its own, so one run's tool work (code that runs
 for a minute, a file search, a wait for tool outputs) never holds up another run's answer.
-Decoding itself is shared: each model decodes one turn at a time (its lock).
+Decoding itself is shared: each model decodes the turns of all runs together, in one batch.
 
 Stopping is graceful: ``drain`` stops it taking runs (queued ones stay queued, for the
 next start), and ``stop(timeout)`` lets the runs in progress finish within ``timeout``,

@@ -1,0 +1,419 @@
+"""Continuous batching: several generations share each llama.cpp decode step.
+
+One llama.cpp context holds ``slots`` sequences, each in a KV stream of its own
+(``kv_unified`` off: a token attends to its own sequence only). One engine thread
+loops: it admits waiting generations into free slots, builds one batch from every
+decoding sequence's last token plus a chunk of newly arrived prompts, decodes it, and
+samples each sequence with its own sampler (and grammar). A generation joins or leaves
+between steps; a cancelled one leaves at the next step.
+
+Prefill is chunked: while other sequences decode, a step takes at most
+``prefill_chunk`` prompt tokens, so a long new prompt delays the others' next token by
+a chunk's compute, not the whole prompt's.
+
+KV prefix reuse: a finished sequence's slot keeps what it holds. A new generation takes
+the free slot sharing the longest prefix with its prompt (a thread's follow-up turn finds
+its own earlier turn); a slot handed to another prompt first saves its state into the
+model's ``StateCache`` (by token sequence, bounded in bytes), and a prompt whose longest
+known prefix is in that cache is restored from it into its slot.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from ..errors import ModelError
+from ..ports import Completion
+
+log = logging.getLogger(__name__)
+
+_END = object()
+
+
+@dataclass
+class SamplerSpec:
+    """How one generation samples (llama-cpp-python's chain, for the same tokens)."""
+
+    temperature: float
+    top_p: float
+    top_k: int
+    repeat_penalty: float
+    grammar: str | None = None
+    grammar_first: bool = True
+    released_penalty: float = 1.0
+    """The penalty once ``release_grammar`` frees the sequence of its grammar."""
+
+
+@dataclass
+class Request:
+    """One generation: a prompt, its limits and how its text is judged."""
+
+    prompt: list[int]
+    max_tokens: int
+    sampler: SamplerSpec
+    text: object  # TokenText
+    should_stop: Callable[[], bool] | None = None
+    release_grammar: Callable[[str], bool] | None = None
+    out: "queue.SimpleQueue" = field(default_factory=queue.SimpleQueue)
+    completion: Completion | None = None
+    error: BaseException | None = None
+    cancelled: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    arrived: float = field(default_factory=time.monotonic)
+
+    def cancel(self) -> None:
+        """Leave the batch at the next step (the reader stopped reading)."""
+        self.cancelled = True
+
+
+class _Slot:
+    def __init__(self, seq_id: int):
+        self.seq_id = seq_id
+        self.tokens: list[int] = []
+        """What this slot's KV stream holds, position by position."""
+        self.request: Request | None = None
+        self.todo: list[int] = []
+        """Prompt tokens still to evaluate (prefill), then the one sampled token to feed."""
+        self.sampler = None
+        self.constrained = False
+        self.generated = 0
+        self.last_used = 0.0
+
+
+class BatchEngine:
+    """The decode loop of one model: ``submit(request)`` and read ``request.out``."""
+
+    def __init__(self, llm, *, slots: int, n_ctx_slot: int, n_threads: int, n_threads_batch: int,
+                 states, stats: dict, seed: int = 0, n_batch: int = 512, prefill_chunk: int = 64):
+        import llama_cpp as lc
+        from llama_cpp import _internals
+
+        self.llm = llm
+        self.slots_n = slots
+        self.n_ctx_slot = n_ctx_slot
+        self.n_batch = n_batch
+        self.prefill_chunk = prefill_chunk
+        self.states = states
+        self.stats = stats
+        self.seed = seed
+        params = lc.llama_context_default_params()
+        params.n_ctx = n_ctx_slot * slots
+        params.n_batch = n_batch
+        params.n_ubatch = n_batch
+        params.n_seq_max = slots
+        params.n_threads = n_threads
+        params.n_threads_batch = n_threads_batch
+        params.kv_unified = False
+        try:
+            self.ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+        except Exception as err:
+            raise ModelError(f"Could not make a context of {slots} sequences x {n_ctx_slot} tokens: {err}") from err
+        self.memory = lc.llama_get_memory(self.ctx.ctx)
+        self.batch = lc.llama_batch_init(n_batch, 0, 1)
+        self.n_vocab = llm.n_vocab()
+        self.vocab = llm._model.vocab
+        self.slots = [_Slot(i) for i in range(slots)]
+        self.waiting: deque[Request] = deque()
+        self._chores: deque[tuple[Callable[[], None], threading.Event]] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"decode-{llm.model_path.rsplit('/', 1)[-1]}",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- the readers' side ----------------------------------------------------
+    def submit(self, request: Request) -> None:
+        if len(request.prompt) + 1 > self.n_ctx_slot:
+            raise ModelError(f"The prompt has {len(request.prompt)} tokens; the context holds {self.n_ctx_slot}.")
+        request.max_tokens = max(0, min(request.max_tokens, self.n_ctx_slot - len(request.prompt)))
+        with self._cond:
+            if self._closed:
+                raise ModelError("The model was closed.")
+            self.waiting.append(request)
+            self._cond.notify()
+
+    def forget(self) -> None:
+        """Empty every free slot (a cold start follows), between steps."""
+        import llama_cpp as lc
+
+        def chore():
+            for slot in self.slots:
+                if slot.request is None and slot.tokens:
+                    lc.llama_memory_seq_rm(self.memory, slot.seq_id, -1, -1)
+                    slot.tokens = []
+
+        done = threading.Event()
+        with self._cond:
+            if self._closed:
+                return
+            self._chores.append((chore, done))
+            self._cond.notify()
+        done.wait()
+
+    @property
+    def busy(self) -> int:
+        """Sequences decoding now."""
+        return sum(1 for s in self.slots if s.request is not None)
+
+    def close(self) -> None:
+        """Finish the generations already submitted, then free the context (later ones are
+        refused: the model makes a new engine for them)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+        import llama_cpp as lc
+
+        lc.llama_batch_free(self.batch)
+        self.ctx.close()
+
+    # -- the engine thread ----------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._closed or self.waiting or self._chores or self.busy):
+                    self._cond.wait()
+                chores = list(self._chores)
+                self._chores.clear()
+                if self._closed and not self.waiting and not self.busy:
+                    for _, done in chores:
+                        done.set()
+                    return
+                arrivals = []
+                while self.waiting and len(arrivals) < self.slots_n - self.busy:
+                    arrivals.append(self.waiting.popleft())
+            for chore, done in chores:
+                chore()
+                done.set()
+            for request in arrivals:
+                self._guard(request, self._admit, request)
+            try:
+                self._step()
+            except Exception as err:  # a failed decode fails the sequences in it, not the engine
+                log.exception("decode step failed")
+                for slot in self.slots:
+                    if slot.request is not None:
+                        self._finish(slot, "stop", error=ModelError(f"Decoding failed: {err}"))
+
+    def _guard(self, request: Request, fn, *args) -> None:
+        try:
+            fn(*args)
+        except BaseException as err:  # delivered to the reader, who raises it
+            slot = next((s for s in self.slots if s.request is request), None)
+            if slot is not None:
+                self._finish(slot, "stop", error=err)
+            else:
+                request.error = err
+                request.out.put(_END)
+                request.done.set()
+
+    def _admit(self, request: Request) -> None:
+        if request.max_tokens == 0:
+            request.completion = Completion("", len(request.prompt), 0, "length")
+            request.out.put(_END)
+            request.done.set()
+            return
+        prompt = request.prompt
+        free = [s for s in self.slots if s.request is None]
+        # A slot mostly holding this prompt's beginning (a thread's earlier turn); else an
+        # empty one, else the one used least recently (what it holds is saved first).
+        ours = [s for s in free if s.tokens and _common_prefix(s.tokens, prompt) * 2 >= len(s.tokens)]
+        if ours:
+            slot = max(ours, key=lambda s: _common_prefix(s.tokens, prompt))
+        else:
+            slot = min(free, key=lambda s: (bool(s.tokens), s.last_used))
+        held = _common_prefix(slot.tokens, prompt)
+        saved, known = self.states.longest_prefix(prompt)
+        if saved is not None and known > held:
+            self._evict(slot, keep=0)
+            held = self._restore(slot, saved, prompt)
+        keep = min(held, len(prompt) - 1)  # the last prompt token is evaluated again for its logits
+        self._evict(slot, keep=keep)
+        self.stats["prefix_reused_tokens"] += held
+        self.stats["prompt_tokens"] += len(prompt)
+        slot.request = request
+        slot.todo = prompt[keep:]
+        slot.generated = 0
+        slot.sampler, slot.constrained = self._sampler(request.sampler, grammar=True)
+
+    def _restore(self, slot: _Slot, saved, prompt: list[int]) -> int:
+        """A saved state into an empty slot; how many prompt tokens it holds."""
+        import llama_cpp as lc
+
+        buf = (ctypes.c_uint8 * len(saved.state)).from_buffer_copy(saved.state)
+        if lc.llama_state_seq_set_data(self.ctx.ctx, buf, len(saved.state), slot.seq_id) == 0:
+            log.warning("could not restore a saved sequence state; evaluating the prompt in full")
+            lc.llama_memory_seq_rm(self.memory, slot.seq_id, -1, -1)
+            return 0
+        slot.tokens = list(saved.tokens)
+        self.stats["restored_states"] += 1
+        return _common_prefix(slot.tokens, prompt)
+
+    def _evict(self, slot: _Slot, *, keep: int) -> None:
+        """Cut a slot back to its first ``keep`` tokens; what goes is saved first (unless the
+        cache has it), so that conversation can be restored when it comes back."""
+        import llama_cpp as lc
+
+        from .llama import _Saved
+
+        if len(slot.tokens) <= keep:
+            return
+        if tuple(slot.tokens) not in self.states.entries:
+            size = lc.llama_state_seq_get_size(self.ctx.ctx, slot.seq_id)
+            buf = (ctypes.c_uint8 * size)()
+            written = lc.llama_state_seq_get_data(self.ctx.ctx, buf, size, slot.seq_id)
+            if written:
+                self.states.put(_Saved(tuple(slot.tokens), bytes(memoryview(buf)[:written])))
+        lc.llama_memory_seq_rm(self.memory, slot.seq_id, keep, -1)
+        del slot.tokens[keep:]
+
+    def _sampler(self, spec: SamplerSpec, *, grammar: bool):
+        """A sampler for one sequence, and whether a grammar holds it."""
+        from llama_cpp import LlamaGrammar, _internals
+
+        from .grammar_first import GrammarFirstSampler
+
+        text = spec.grammar if grammar else None
+        chain = _internals.LlamaSampler()
+        chain.add_penalties(n_vocab=self.n_vocab, penalty_last_n=self.llm.last_n_tokens_size,
+                            penalty_repeat=spec.repeat_penalty if text else spec.released_penalty,
+                            penalty_freq=0.0, penalty_present=0.0)
+        parsed = LlamaGrammar.from_string(text, verbose=False) if text else None
+        if parsed is not None and not spec.grammar_first:
+            chain.add_grammar(self.llm._model, parsed)
+        if spec.temperature == 0.0:
+            chain.add_greedy()
+        else:
+            chain.add_top_k(spec.top_k)
+            chain.add_typical(1.0, 1)
+            chain.add_top_p(spec.top_p, 1)
+            chain.add_min_p(0.05, 1)
+            chain.add_temp(spec.temperature)
+            chain.add_dist(self.seed)
+        if parsed is not None and spec.grammar_first:
+            alone = _internals.LlamaSampler()
+            alone.add_grammar(self.llm._model, parsed)
+            return GrammarFirstSampler(chain, alone, self.n_vocab), True
+        return chain, parsed is not None
+
+    def _step(self) -> None:
+        import llama_cpp as lc
+
+        for slot in self.slots:
+            if slot.request is not None and slot.request.cancelled:
+                self._finish(slot, "cancelled")
+        active = [s for s in self.slots if s.request is not None]
+        if not active:
+            return
+        decoding = [s for s in active if s.generated > 0]
+        prefilling = sorted((s for s in active if s.generated == 0), key=lambda s: s.request.arrived)
+        batch, n = self.batch, 0
+        sample_at: list[tuple[_Slot, int]] = []
+        fed: list[tuple[_Slot, int]] = []
+        for slot in decoding:
+            n = self._put(batch, n, slot, 1, logits_last=True, sample_at=sample_at)
+            fed.append((slot, 1))
+        budget = self.n_batch - n
+        if decoding:
+            budget = min(budget, self.prefill_chunk)
+        for slot in prefilling:
+            if budget <= 0:
+                break
+            take = min(budget, len(slot.todo))
+            n = self._put(batch, n, slot, take, logits_last=take == len(slot.todo), sample_at=sample_at)
+            fed.append((slot, take))
+            budget -= take
+        batch.n_tokens = n
+        code = lc.llama_decode(self.ctx.ctx, batch)
+        if code != 0:
+            raise ModelError(f"llama_decode returned {code}")
+        for slot, k in fed:
+            slot.tokens.extend(slot.todo[:k])
+            del slot.todo[:k]
+        for slot, index in sample_at:
+            self._guard(slot.request, self._sample, slot, index)
+
+    def _put(self, batch, n: int, slot: _Slot, k: int, *, logits_last: bool, sample_at: list) -> int:
+        start = len(slot.tokens)
+        for j in range(k):
+            batch.token[n] = slot.todo[j]
+            batch.pos[n] = start + j
+            batch.n_seq_id[n] = 1
+            batch.seq_id[n][0] = slot.seq_id
+            batch.logits[n] = logits_last and j == k - 1
+            n += 1
+        if logits_last:
+            sample_at.append((slot, n - 1))
+        return n
+
+    def _sample(self, slot: _Slot, index: int) -> None:
+        import llama_cpp as lc
+
+        request = slot.request
+        token = slot.sampler.sample(self.ctx, index)
+        slot.generated += 1
+        if lc.llama_vocab_is_eog(self.vocab, token):
+            return self._finish(slot, "stop")
+        text = request.text
+        piece = text.feed(token)
+        if piece:
+            request.out.put(piece)
+        if text.stopped:
+            return self._finish(slot, "stop")
+        if text.tokens >= request.max_tokens:
+            return self._finish(slot, "length")
+        if request.cancelled or (request.should_stop is not None and request.should_stop()):
+            return self._finish(slot, "cancelled")
+        if slot.constrained and request.release_grammar is not None and request.release_grammar(text.so_far):
+            slot.sampler, slot.constrained = self._sampler(request.sampler, grammar=False)
+        slot.todo = [token]
+
+    def _finish(self, slot: _Slot, reason: str, *, error: BaseException | None = None) -> None:
+        request = slot.request
+        text = request.text
+        tail = text.flush() if error is None else ""
+        if tail:
+            request.out.put(tail)
+        if error is None:
+            request.completion = Completion(text.text, len(request.prompt), text.tokens, reason)
+        request.error = error
+        # What the stream holds: prompt and evaluated tokens (a sampled last token is not).
+        slot.todo = []
+        slot.request = None
+        slot.sampler = None
+        slot.last_used = time.monotonic()
+        request.out.put(_END)
+        request.done.set()
+
+
+def pieces(engine: BatchEngine, request: Request):
+    """The reader's side: text pieces as the engine decodes them; a reader that stops
+    (the generator closed) takes its sequence out of the batch."""
+    engine.submit(request)
+    try:
+        while True:
+            item = request.out.get()
+            if item is _END:
+                break
+            yield item
+    finally:
+        if not request.done.is_set():
+            request.cancel()
+    if request.error is not None:
+        raise request.error
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n

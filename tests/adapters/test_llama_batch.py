@@ -1,0 +1,181 @@
+"""The batch engine on the real small model: generations decoded together give the
+answers they give alone, join and leave between steps, wait for a free slot in arrival
+order, carry their own grammar and sampling, and a long new prompt is prefilled in chunks
+while the others go on."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from conftest import MODELS_DIR
+from local_assistants.adapters.llama import LlamaChatModel
+from local_assistants.errors import ModelError
+
+GGUF = MODELS_DIR / "SmolLM2-135M-Instruct.Q4_1.gguf"
+QUESTIONS = [f"Write a short story about a cat called {name}." for name in
+             ("Tom", "Luna", "Max", "Bella", "Leo", "Nala", "Milo", "Coco")]
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = LlamaChatModel(GGUF, name="smollm2-135m-instruct", n_ctx=2048, slots=4, prefill_chunk=16)
+    yield m
+    m.close()
+
+
+def _tokens(model, question):
+    return model.tokenize_prompt(model.format([{"role": "user", "content": question}]))
+
+
+def _answer(model, question, max_tokens=32, **options):
+    gen = model.generate(_tokens(model, question), max_tokens=max_tokens, temperature=0.0, **options)
+    text = "".join(gen)
+    return text, gen.completion
+
+
+def _together(model, questions, **options):
+    answers = [None] * len(questions)
+
+    def ask(i):
+        answers[i] = _answer(model, questions[i], **options)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def test_generations_decoded_together_answer_as_they_do_alone(model):
+    alone = [_answer(model, q) for q in QUESTIONS]
+    model.forget_cached()
+    together = _together(model, QUESTIONS)  # 8 generations, 4 slots: four wait their turn
+    assert [c.completion_tokens for _, c in together] == [c.completion_tokens for _, c in alone]
+    same = sum(a[0] == b[0] for a, b in zip(alone, together))
+    assert same >= len(QUESTIONS) - 1, [(a[0], b[0]) for a, b in zip(alone, together) if a[0] != b[0]]
+    assert model.engine.busy == 0
+
+
+def test_a_grammar_holds_its_own_sequence_only(model):
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+              "required": ["name", "age"], "additionalProperties": False}
+    grammar = model.schema_to_grammar(schema)
+    json_alone, _ = _answer(model, "Describe Ada, 36, as JSON.", max_tokens=40, grammar=grammar)
+    answers = [None, None, None]
+
+    def ask(i):
+        if i == 0:
+            answers[i] = _answer(model, "Describe Ada, 36, as JSON.", max_tokens=40, grammar=grammar)
+        else:
+            answers[i] = _answer(model, QUESTIONS[i])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert json.loads(answers[0][0]) == json.loads(json_alone)
+    assert not answers[1][0].lstrip().startswith("{") and not answers[2][0].lstrip().startswith("{")
+
+
+def test_a_reader_that_stops_leaves_the_batch(model):
+    gen = model.generate(_tokens(model, QUESTIONS[0]), max_tokens=500, temperature=0.0)
+    pieces = iter(gen)
+    next(pieces)
+    gen.close()
+    text, done = _answer(model, QUESTIONS[1], max_tokens=4)  # the engine went on
+    assert done.completion_tokens == 4
+    assert model.engine.busy == 0
+
+
+def test_should_stop_ends_the_sequence_cancelled_and_its_errors_reach_the_reader(model):
+    count = []
+    gen = model.generate(_tokens(model, QUESTIONS[2]), max_tokens=500, temperature=0.0,
+                         should_stop=lambda: len(count) >= 3 or count.append(1))
+    "".join(gen)
+    assert gen.completion.finish_reason == "cancelled" and gen.completion.completion_tokens == 4
+
+    class Stopping(Exception):
+        pass
+
+    def boom():
+        raise Stopping()
+
+    gen = model.generate(_tokens(model, QUESTIONS[3]), max_tokens=50, temperature=0.0, should_stop=boom)
+    with pytest.raises(Stopping):
+        "".join(gen)
+    assert model.engine.busy == 0
+
+
+def test_a_long_new_prompt_is_prefilled_while_the_others_go_on(model):
+    long_question = "Summarise this: " + " ".join(f"item {i} is blue;" for i in range(150))
+    assert len(_tokens(model, long_question)) > 6 * model.prefill_chunk
+    seen: list[str] = []
+    started, enough = threading.Event(), threading.Event()
+
+    def stream():
+        gen = model.generate(_tokens(model, QUESTIONS[4]), max_tokens=1000, temperature=0.0)
+        for piece in gen:
+            seen.append(piece)
+            started.set()
+            if enough.is_set():
+                break
+        gen.close()
+
+    other = threading.Thread(target=stream)
+    other.start()
+    started.wait(30)
+    before = len(seen)
+    _, done = _answer(model, long_question, max_tokens=1)  # its first token needs the whole prompt
+    during = len(seen) - before
+    enough.set()
+    other.join()
+    assert done.completion_tokens == 1
+    assert during >= 4  # one token per step of the other's prefill, not one wait for all of it
+
+
+def test_waiting_generations_start_in_arrival_order(model):
+    one = LlamaChatModel(GGUF, name="smollm2-135m-instruct", n_ctx=1024, slots=1)
+    try:
+        order = []
+        gens = [one.generate(_tokens(one, q), max_tokens=6, temperature=0.0) for q in QUESTIONS[:4]]
+        threads = []
+        for i, gen in enumerate(gens):
+            t = threading.Thread(target=lambda i=i, g=gen: ("".join(g), order.append(i)))
+            t.start()
+            threads.append(t)
+            threading.Event().wait(0.05)  # arrival order
+        for t in threads:
+            t.join()
+        assert order == [0, 1, 2, 3]
+    finally:
+        one.close()
+
+
+def test_limits_and_closing(model):
+    with pytest.raises(ModelError, match="context holds"):
+        "".join(model.generate(list(range(1, 2100)), max_tokens=5))
+    text, done = _answer(model, QUESTIONS[5], max_tokens=0)
+    assert text == "" and done.finish_reason == "length"
+
+
+def test_closing_finishes_the_generations_under_way_and_a_later_one_loads_again():
+    closing = LlamaChatModel(GGUF, name="smollm2-135m-instruct", n_ctx=1024, slots=1)
+    try:
+        gen = closing.generate(_tokens(closing, QUESTIONS[6]), max_tokens=40, temperature=0.0)
+        pieces = iter(gen)
+        first = next(pieces)
+        closer = threading.Thread(target=closing.close)
+        closer.start()
+        text = first + "".join(pieces)
+        closer.join()
+        assert gen.completion.completion_tokens == 40 and text == gen.completion.text
+        assert closing._engine is None
+        again = closing.generate(_tokens(closing, QUESTIONS[6]), max_tokens=40, temperature=0.0)
+        assert "".join(again) == text
+    finally:
+        closing.close()
