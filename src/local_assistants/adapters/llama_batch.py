@@ -176,6 +176,25 @@ class BatchEngine:
 
     # -- the engine thread ----------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as err:  # never leave a reader waiting on a dead engine
+            log.exception("the decode engine stopped")
+            with self._cond:
+                self._closed = True
+                leaving = list(self.waiting) + [s.request for s in self.slots if s.request is not None]
+                self.waiting.clear()
+                chores = list(self._chores)
+                self._chores.clear()
+            for _, done in chores:
+                done.set()
+            for request in leaving:
+                if not request.done.is_set():
+                    request.error = ModelError(f"The decode engine stopped: {err}")
+                    request.out.put(_END)
+                    request.done.set()
+
+    def _loop(self) -> None:
         while True:
             with self._cond:
                 while not (self._closed or self.waiting or self._chores or self.busy):
@@ -190,8 +209,10 @@ class BatchEngine:
                 while self.waiting and len(arrivals) < self.slots_n - self.busy:
                     arrivals.append(self.waiting.popleft())
             for chore, done in chores:
-                chore()
-                done.set()
+                try:
+                    chore()
+                finally:
+                    done.set()
             for request in arrivals:
                 self._guard(request, self._admit, request)
             try:
@@ -263,15 +284,13 @@ class BatchEngine:
 
         from .llama import _Saved
 
-        if len(slot.tokens) <= keep:
-            return
-        if tuple(slot.tokens) not in self.states.entries:
+        if len(slot.tokens) > keep and tuple(slot.tokens) not in self.states.entries:
             size = lc.llama_state_seq_get_size(self.ctx.ctx, slot.seq_id)
             buf = (ctypes.c_uint8 * size)()
             written = lc.llama_state_seq_get_data(self.ctx.ctx, buf, size, slot.seq_id)
             if written:
                 self.states.put(_Saved(tuple(slot.tokens), bytes(memoryview(buf)[:written])))
-        lc.llama_memory_seq_rm(self.memory, slot.seq_id, keep, -1)
+        lc.llama_memory_seq_rm(self.memory, slot.seq_id, keep, -1)  # and whatever a failed step left
         del slot.tokens[keep:]
 
     def _sampler(self, spec: SamplerSpec, *, grammar: bool):
