@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import MODELS_DIR
-from local_assistants.adapters.llama import LlamaChatModel, StateCache, _Saved
+from local_assistants.adapters.llama import LlamaChatModel
 from local_assistants.errors import ModelError
 
 GGUF = MODELS_DIR / "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -125,19 +125,6 @@ def test_restored_state_gives_the_same_answer_as_a_cold_start(one_slot):
     finally:
         cold_model.close()
     assert warm == cold
-
-
-def test_state_cache_is_bounded_and_prefers_the_longest_prefix():
-    cache = StateCache(capacity_bytes=100)
-    cache.put(_Saved((1, 2, 3), b"x" * 40))
-    cache.put(_Saved((1, 2, 3, 4, 5), b"y" * 40))  # extends (1,2,3): supersedes it
-    assert list(cache.entries) == [(1, 2, 3, 4, 5)]
-    cache.put(_Saved((7, 8), b"z" * 40))
-    cache.put(_Saved((9,), b"w" * 40))  # over 100 bytes: the least recently used goes
-    assert cache.size <= 100 and (1, 2, 3, 4, 5) not in cache.entries
-    saved, n = cache.longest_prefix([7, 8, 9])
-    assert saved.tokens == (7, 8) and n == 2
-    assert cache.longest_prefix([5]) == (None, 0)
 
 
 def test_a_broken_gguf_is_a_model_error_not_a_crash(tmp_path):

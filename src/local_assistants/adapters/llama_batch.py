@@ -31,6 +31,7 @@ from typing import Callable, Sequence
 
 from ..errors import ModelError
 from ..ports import Completion
+from .kv_states import Saved, common_prefix
 
 log = logging.getLogger(__name__)
 
@@ -245,12 +246,12 @@ class BatchEngine:
         free = [s for s in self.slots if s.request is None]
         # A slot mostly holding this prompt's beginning (a thread's earlier turn); else an
         # empty one, else the one used least recently (what it holds is saved first).
-        ours = [s for s in free if s.tokens and _common_prefix(s.tokens, prompt) * 2 >= len(s.tokens)]
+        ours = [s for s in free if s.tokens and common_prefix(s.tokens, prompt) * 2 >= len(s.tokens)]
         if ours:
-            slot = max(ours, key=lambda s: _common_prefix(s.tokens, prompt))
+            slot = max(ours, key=lambda s: common_prefix(s.tokens, prompt))
         else:
             slot = min(free, key=lambda s: (bool(s.tokens), s.last_used))
-        held = _common_prefix(slot.tokens, prompt)
+        held = common_prefix(slot.tokens, prompt)
         saved, known = self.states.longest_prefix(prompt)
         if saved is not None and known > held:
             self._evict(slot, keep=0)
@@ -275,21 +276,19 @@ class BatchEngine:
             return 0
         slot.tokens = list(saved.tokens)
         self.stats["restored_states"] += 1
-        return _common_prefix(slot.tokens, prompt)
+        return common_prefix(slot.tokens, prompt)
 
     def _evict(self, slot: _Slot, *, keep: int) -> None:
         """Cut a slot back to its first ``keep`` tokens; what goes is saved first (unless the
         cache has it), so that conversation can be restored when it comes back."""
         import llama_cpp as lc
 
-        from .llama import _Saved
-
         if len(slot.tokens) > keep and tuple(slot.tokens) not in self.states.entries:
             size = lc.llama_state_seq_get_size(self.ctx.ctx, slot.seq_id)
             buf = (ctypes.c_uint8 * size)()
             written = lc.llama_state_seq_get_data(self.ctx.ctx, buf, size, slot.seq_id)
             if written:
-                self.states.put(_Saved(tuple(slot.tokens), bytes(memoryview(buf)[:written])))
+                self.states.put(Saved(tuple(slot.tokens), bytes(memoryview(buf)[:written])))
         lc.llama_memory_seq_rm(self.memory, slot.seq_id, keep, -1)  # and whatever a failed step left
         del slot.tokens[keep:]
 
@@ -428,11 +427,3 @@ def pieces(engine: BatchEngine, request: Request):
     if request.error is not None:
         raise request.error
 
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
