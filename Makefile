@@ -130,4 +130,4 @@ doctor: install
 	$(VENV)/bin/local-assistants doctor
 
 clean:
-	rm -rf $(VENV) .venv-kernel data sandbox/* models/*.gguf
+	rm -rf $(VENV) .venv-kernel data sandbox/* models/*.gguf .cache/llama-server

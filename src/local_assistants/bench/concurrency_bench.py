@@ -37,6 +37,9 @@ from .runs_bench import PROMPT
 INSTRUCTIONS = "You are a storyteller."
 LEVELS = (1, 4, 8, 16)
 """Streams at once in (a); llama-server gets as many slots."""
+PEER_LEVELS = {TEST_MODEL: LEVELS, DEFAULT_MODEL: (1, 4, 8)}
+"""llama-server's levels by model: 16 slots of the 1.5B on one thread decode 2,048 tokens
+(over 2 minutes) and no faster than 8 do, so the full run stays near 10 minutes."""
 DECODE_TOKENS = 128
 NEWCOMER_OTHERS = 7
 NEWCOMER_OTHERS_TOKENS = 32
@@ -233,20 +236,27 @@ def server_streamer(http, url: str, prompt_tokens: list[int], sampling: dict) ->
     return stream_one
 
 
-def measure_peer(binary: Path, model_path: Path, prompt_tokens: list[int], sampling: dict, threads: int) -> dict:
+def measure_peer(binary: Path, model_path: Path, prompt_tokens: list[int], sampling: dict, threads: int,
+                 levels: Iterable[int] = LEVELS) -> dict:
     """``measure`` against llama-server, started with as many slots as each figure's
     streams at once."""
     import httpx
 
     def with_server(slots: int, work: Callable[[StreamOne], object]):
+        # A connection per request: reusing kept-alive ones, a request now and then found
+        # its connection closed by llama-server ("Server disconnected without sending a response").
         with LlamaServer(binary, model_path, threads=threads, slots=slots) as server, \
-                httpx.Client(limits=httpx.Limits(max_connections=CROWD + 4)) as http:
+                httpx.Client(limits=httpx.Limits(max_connections=CROWD + 4, max_keepalive_connections=0)) as http:
             stream_one = server_streamer(http, server.url, prompt_tokens, sampling)
-            one_stream(stream_one, NEWCOMER_TOKENS)  # warm-up
-            return work(stream_one)
+            try:
+                one_stream(stream_one, NEWCOMER_TOKENS)  # warm-up
+                return work(stream_one)
+            except Exception as err:
+                raise RuntimeError(f"llama-server with {slots} slots failed ({err!r}); its log "
+                                   f"ends:\n{server.log_tail()}") from err
 
     figures = {"levels": {n: with_server(n, lambda s, n=n: concurrent_streams(s, n, DECODE_TOKENS))
-                          for n in LEVELS}}
+                          for n in levels}}
     figures["newcomer"] = with_server(NEWCOMER_OTHERS + 1, newcomer_ttfts)
     figures["alone"], figures["crowd"] = with_server(CROWD, lambda s: (
         [one_stream(s, CROWD_TOKENS) for _ in range(ALONE_REPEATS)], concurrent_streams(s, CROWD, CROWD_TOKENS)))
@@ -328,7 +338,8 @@ def bench_model(settings: Settings, name: str) -> list[str]:
         runtime = measure(runtime_streamer(client, assistant.id))
     peer, missing = None, None
     if settings.llama_server.is_file():
-        peer = measure_peer(settings.llama_server, model_path, prompt_tokens, sampling, threads)
+        peer = measure_peer(settings.llama_server, model_path, prompt_tokens, sampling, threads,
+                            PEER_LEVELS.get(name, LEVELS))
     else:
         missing = (f"not built at {settings.llama_server} (`make llama-server` builds it; "
                    "LOCAL_ASSISTANTS_LLAMA_SERVER points elsewhere): no peer figures")
