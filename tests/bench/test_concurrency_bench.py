@@ -73,7 +73,7 @@ def test_without_the_peer_the_report_says_how_to_build_it(monkeypatch):
     monkeypatch.setattr(cb, "CROWD", 2)
     s = _stream(0.0, [0.1, 0.2], tokens=2, end=0.3)
     figures = {"levels": {1: [s]}, "newcomer": ([0.2], [0.1]), "crowd": [s, s], "alone": [s]}
-    blocks = cb.report("m", 1, {"runtime": figures, "llama-server": None}, missing_peer="not built")
+    blocks = cb.report("m", (1, 1), {"runtime": figures, "llama-server": None}, missing_peer="not built")
     assert len(blocks) == 5 and "\nruntime " in blocks[0] and "llama-server " not in blocks[0]
     assert blocks[3] == "\nllama-server: not built" and "n/a" in blocks[4]
 

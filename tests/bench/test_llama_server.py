@@ -41,14 +41,16 @@ def _executable(path: Path, text: str) -> Path:
     return path
 
 
-def test_the_command_gives_every_slot_its_context_and_the_same_threads_to_decoding_and_prompts():
+def test_the_command_gives_every_slot_its_context_and_batches_the_decode_threads_unless_told():
     cmd = server_command(Path("/opt/llama-server"), Path("/m/model.gguf"), threads=3, slots=8, port=8081)
     assert cmd[:3] == ["/opt/llama-server", "-m", "/m/model.gguf"]
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and cmd[cmd.index("--port") + 1] == "8081"
     assert cmd[cmd.index("-t") + 1] == "3" and cmd[cmd.index("-tb") + 1] == "3"
+    batch = server_command(Path("s"), Path("m"), threads=1, threads_batch=2, slots=1, port=1)
+    assert batch[batch.index("-t") + 1] == "1" and batch[batch.index("-tb") + 1] == "2"
     assert cmd[cmd.index("-np") + 1] == "8" and "-cb" in cmd
     assert cmd[cmd.index("-c") + 1] == str(8 * llama_server.CTX_PER_SLOT)
-    assert cmd[cmd.index("-fa") + 1] == "off"  # as the runtime's Llama
+    assert cmd[cmd.index("-fa") + 1] == "auto"  # as the runtime's batch context
     small = server_command(Path("s"), Path("m"), threads=1, slots=2, port=1, ctx_per_slot=64)
     assert small[small.index("-c") + 1] == "128"
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from ..catalog import CATALOG, DEFAULT_MODEL, TEST_MODEL
 from ..client import LocalAssistants
 from ..config import Settings
-from .llama_server import LlamaServer
+from .llama_server import CTX_PER_SLOT, LlamaServer
 from .report import median, percentile, table
 from .runs_bench import PROMPT
 
@@ -194,7 +194,8 @@ def runtime_streamer(client, assistant_id: str) -> StreamOne:
 
 
 def runtime_settings(tmp: Path, models_dir: Path) -> Settings:
-    return Settings.from_env(data_dir=tmp / "data", models_dir=models_dir,
+    """A slot for every run measured at once, each with llama-server's context per slot."""
+    return Settings.from_env(data_dir=tmp / "data", models_dir=models_dir, n_ctx=CTX_PER_SLOT,
                              max_concurrent_runs=max(*LEVELS, NEWCOMER_OTHERS + 1, CROWD))
 
 
@@ -236,16 +237,16 @@ def server_streamer(http, url: str, prompt_tokens: list[int], sampling: dict) ->
     return stream_one
 
 
-def measure_peer(binary: Path, model_path: Path, prompt_tokens: list[int], sampling: dict, threads: int,
-                 levels: Iterable[int] = LEVELS) -> dict:
+def measure_peer(binary: Path, model_path: Path, prompt_tokens: list[int], sampling: dict,
+                 threads: tuple[int, int], levels: Iterable[int] = LEVELS) -> dict:
     """``measure`` against llama-server, started with as many slots as each figure's
-    streams at once."""
+    streams at once and the runtime's (decode, batch) ``threads``."""
     import httpx
 
     def with_server(slots: int, work: Callable[[StreamOne], object]):
         # A connection per request: reusing kept-alive ones, a request now and then found
         # its connection closed by llama-server ("Server disconnected without sending a response").
-        with LlamaServer(binary, model_path, threads=threads, slots=slots) as server, \
+        with LlamaServer(binary, model_path, threads=threads[0], threads_batch=threads[1], slots=slots) as server, \
                 httpx.Client(limits=httpx.Limits(max_connections=CROWD + 4, max_keepalive_connections=0)) as http:
             stream_one = server_streamer(http, server.url, prompt_tokens, sampling)
             try:
@@ -298,11 +299,11 @@ def goals_line(name: str, runtime: dict, peer: dict | None) -> str:
             f"(< {GOALS['crowd_ttft_s']} s)")
 
 
-def report(name: str, threads: int, sides: dict[str, dict | None], missing_peer: str | None = None) -> list[str]:
+def report(name: str, threads: tuple[int, int], sides: dict[str, dict | None], missing_peer: str | None = None) -> list[str]:
     blocks = []
     rows = [[side, *row] for side, figures in sides.items() if figures for row in level_rows(figures["levels"])]
     blocks.append(table(f"(a) {name}: {DECODE_TOKENS}-token greedy streams started together, llama.cpp threads: "
-                        f"{threads} (aggregate: all tokens from the first request to the last token)",
+                        f"{threads[0]} (batches: {threads[1]}) (aggregate: all tokens from the first request to the last token)",
                         ["side", "streams", "aggregate tok/s", "per-stream decode tok/s (median)",
                          "aggregate / 1 stream"], rows))
     rows = [[side, *newcomer_row(*figures["newcomer"])] for side, figures in sides.items() if figures]
@@ -334,7 +335,7 @@ def bench_model(settings: Settings, name: str) -> list[str]:
         prompt_tokens = model.tokenize_prompt(model.format([{"role": "system", "content": INSTRUCTIONS},
                                                             {"role": "user", "content": PROMPT}]))
         sampling = {"repeat_penalty": model.repeat_penalty, "top_k": model.top_k}
-        threads = model.n_threads
+        threads = (model.n_threads, model.n_threads_batch)
         runtime = measure(runtime_streamer(client, assistant.id))
     peer, missing = None, None
     if settings.llama_server.is_file():

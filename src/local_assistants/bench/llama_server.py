@@ -12,9 +12,11 @@ import urllib.request
 from pathlib import Path
 
 CTX_PER_SLOT = 1024
-"""Each slot's context: the benchmark's prompt (under 100 tokens) and 128 tokens fit."""
-FLASH_ATTN = "off"
-"""As the runtime's ``Llama`` (llama-cpp-python's default); llama-server's own is ``auto``."""
+"""Each slot's context: the benchmark's prompt (under 100 tokens) and 128 tokens fit (the
+runtime gets as much per run)."""
+FLASH_ATTN = "auto"
+"""llama-server's default, and the runtime's batch context's (llama.cpp's default context
+parameters): flash attention where the backend has it, as on this CPU."""
 START_TIMEOUT_S = 120.0
 
 
@@ -24,18 +26,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def server_command(binary: Path, model: Path, *, threads: int, slots: int, port: int,
+def server_command(binary: Path, model: Path, *, threads: int, slots: int, port: int, threads_batch: int = 0,
                    host: str = "127.0.0.1", ctx_per_slot: int = CTX_PER_SLOT) -> list[str]:
     """``slots`` sequences decoded together (continuous batching), each with ``ctx_per_slot``
-    of the context; ``threads`` for decoding and prompts alike."""
+    of the context; ``threads`` decode, ``threads_batch`` (default as many) take steps of
+    several tokens."""
     return [str(binary), "-m", str(model), "--host", host, "--port", str(port),
-            "-t", str(threads), "-tb", str(threads), "-np", str(slots), "-cb",
+            "-t", str(threads), "-tb", str(threads_batch or threads), "-np", str(slots), "-cb",
             "-c", str(slots * ctx_per_slot), "-fa", FLASH_ATTN, "--no-webui"]
 
 
 class LlamaServer:
-    def __init__(self, binary: Path, model: Path, *, threads: int, slots: int, host: str = "127.0.0.1"):
-        self.command = server_command(binary, model, threads=threads, slots=slots, port=free_port(host), host=host)
+    def __init__(self, binary: Path, model: Path, *, threads: int, slots: int, threads_batch: int = 0,
+                 host: str = "127.0.0.1"):
+        self.command = server_command(binary, model, threads=threads, threads_batch=threads_batch, slots=slots,
+                                      port=free_port(host), host=host)
         self.url = f"http://{host}:{self.command[self.command.index('--port') + 1]}"
         self.process: subprocess.Popen | None = None
         self._log = None
