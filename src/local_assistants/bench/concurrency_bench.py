@@ -151,12 +151,14 @@ def one_stream(stream_one: StreamOne, max_tokens: int) -> Stream:
 
 
 def newcomer_ttfts(stream_one: StreamOne) -> tuple[list[float], list[float]]:
-    """TTFT of a request sent once ``NEWCOMER_OTHERS`` others stream (their first piece
-    is out), and of the same request alone; ``NEWCOMER_TRIALS`` of each."""
+    """TTFT of a request sent once ``NEWCOMER_OTHERS`` others all stream (each has its
+    first piece out, or has ended), and of the same request alone; ``NEWCOMER_TRIALS`` of
+    each. Sent at the first one's first piece instead, it would wait for the others'
+    prompts: llama-server gives the first request the slot that holds its prompt already."""
     crowded, alone = [], []
     for _ in range(NEWCOMER_TRIALS):
         others, join = start_streams(stream_one, NEWCOMER_OTHERS, NEWCOMER_OTHERS_TOKENS)
-        while not any(s.first_piece.is_set() for s in others) and not all(s.end for s in others):
+        while not all(s.first_piece.is_set() or s.end for s in others):
             time.sleep(0.005)
         crowded.append(ttft(one_stream(stream_one, NEWCOMER_TOKENS)))
         join()
