@@ -27,7 +27,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install sandbox-tools browser-tools kernel-env run-local test screenshots fuzz bench serve models test-models doctor clean
+.PHONY: install sandbox-tools browser-tools build-tools llama-server kernel-env run-local test screenshots fuzz bench serve models test-models doctor clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,37 @@ browser-tools:
 
 install: $(STAMP) sandbox-tools kernel-env
 
+# The concurrency benchmark's peer: llama.cpp's own server, built from the llama.cpp that
+# the pinned llama-cpp-python's source package vendors (the engine the runtime links),
+# with the same AMX-free flags, once into the home's .cache/ (about 6 min on 2 cores).
+# A new pin builds again (the stamp names the version). Static, so the build tree goes.
+# No UI assets (their download) and no HTTPS: the bench talks to it on loopback.
+LLAMA_CPP_PYTHON := $(shell sed -n 's/.*"llama-cpp-python==\([^"]*\)".*/\1/p' pyproject.toml)
+LLAMA_SERVER_DIR := $(LOCAL_ASSISTANTS_HOME)/.cache/llama-server
+LLAMA_SERVER_STAMP := $(LLAMA_SERVER_DIR)/.built-$(LLAMA_CPP_PYTHON)
+LLAMA_SERVER_CMAKE_ARGS := $(CMAKE_ARGS) -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+  -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF
+
+build-tools:
+	@{ command -v cmake >/dev/null && command -v g++ >/dev/null; } || { \
+	  echo "installing cmake and g++ (llama-server's build)"; \
+	  apt-get update -qq && apt-get install -y -qq cmake g++ >/dev/null; }
+
+llama-server: $(LLAMA_SERVER_STAMP)
+
+$(LLAMA_SERVER_STAMP): | $(PY) build-tools
+	rm -rf "$(LLAMA_SERVER_DIR)" && mkdir -p "$(LLAMA_SERVER_DIR)/build"
+	$(PY) -m pip download -q --no-deps --no-binary :all: -d "$(LLAMA_SERVER_DIR)/build" \
+	  llama-cpp-python==$(LLAMA_CPP_PYTHON)
+	tar -xzf "$(LLAMA_SERVER_DIR)/build/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz" -C "$(LLAMA_SERVER_DIR)/build"
+	cmake -S "$(LLAMA_SERVER_DIR)/build/llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp" \
+	  -B "$(LLAMA_SERVER_DIR)/build/out" $(LLAMA_SERVER_CMAKE_ARGS) >"$(LLAMA_SERVER_DIR)/build/configure.log"
+	cmake --build "$(LLAMA_SERVER_DIR)/build/out" --target llama-server -j $(CMAKE_BUILD_PARALLEL_LEVEL)
+	cp "$(LLAMA_SERVER_DIR)/build/out/bin/llama-server" "$(LLAMA_SERVER_DIR)/llama-server"
+	rm -rf "$(LLAMA_SERVER_DIR)/build"
+	touch "$@"
+
 # Idempotent: an already present file with the right sha256 is kept as it is.
 models: install
 	$(VENV)/bin/local-assistants models pull
@@ -80,7 +111,7 @@ FUZZ_SEED ?= 0
 fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(PY) -m pytest -q -p no:cacheprovider tests/api/test_fuzz.py $(PYTEST_ARGS)
 
-bench: install test-models
+bench: install test-models llama-server
 	$(PY) -m local_assistants.bench
 
 # The tutor benchmark (README, "Tutor benchmark"): e.g.
@@ -99,4 +130,4 @@ doctor: install
 	$(VENV)/bin/local-assistants doctor
 
 clean:
-	rm -rf $(VENV) .venv-kernel data sandbox/* models/*.gguf
+	rm -rf $(VENV) .venv-kernel data sandbox/* models/*.gguf .cache/llama-server

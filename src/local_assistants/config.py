@@ -13,8 +13,9 @@ One home holds everything a runtime keeps, never the caller's working directory
     +-- data/           SQLite database, files (data_dir)
     +-- sandbox/        kernels' folders      (sandbox_dir)
     +-- .venv-kernel/   kernels' Python       (kernel_python; ``local-assistants setup``)
+    +-- .cache/llama-server/llama-server      (llama_server; ``make llama-server``)
 
-Each of the four can point elsewhere; the ones left unset follow the home (also
+Each of them can point elsewhere; the ones left unset follow the home (also
 through ``replace(home=...)``).  All paths are made absolute when the settings are
 built, so a later ``chdir`` changes nothing.
 """
@@ -38,6 +39,7 @@ HOME_LAYOUT: dict[str, Path] = {
     "models_dir": Path("models"),
     "sandbox_dir": Path("sandbox"),
     "kernel_python": Path(".venv-kernel/bin/python"),
+    "llama_server": Path(".cache/llama-server/llama-server"),
 }
 
 
@@ -114,6 +116,11 @@ class Settings:
     kernel_idle_timeout_s: int = 3600
     code_timeout_s: int = 60
     kernel_uid_base: int = 61000
+
+    # -- benchmarks ---------------------------------------------------------------
+    llama_server: Path | None = None
+    """llama.cpp's own server, the concurrency benchmark's peer (``make llama-server``
+    builds it; default ``HOME/.cache/llama-server/llama-server``). The runtime never runs it."""
 
     # -- serving safely: what API callers may make the server do --------------------
     allow_no_api_key: bool = False

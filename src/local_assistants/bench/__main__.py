@@ -12,7 +12,7 @@ from ..config import Settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_assistants.bench")
-    parser.add_argument("--only", choices=["runs", "window", "functions", "code", "retrieval"],
+    parser.add_argument("--only", choices=["runs", "window", "functions", "code", "retrieval", "concurrency"],
                         help="run one group only")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         from .runs_bench import main as runs
 
         for block in runs(settings.models_dir):
+            print(block, flush=True)
+    if args.only in (None, "concurrency"):
+        from .concurrency_bench import main as concurrency
+
+        for block in concurrency(settings):
             print(block, flush=True)
     return 0
 
