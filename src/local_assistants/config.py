@@ -76,9 +76,10 @@ class Settings:
     n_threads: int = 0
     """0 means half the cores (llama-cpp-python's default; see the decode benchmark)."""
     n_threads_batch: int = 0
-    """llama.cpp threads for a step of several tokens (prompts, several runs' tokens
-    together); 0: as ``n_threads``. Threads spin at barriers: more than the free cores
-    collapses decoding (a busy machine, code running in kernels)."""
+    """llama.cpp threads for a step of several tokens (a prompt, several runs' tokens
+    together); 0: all the cores (2 here: 8 runs at once decoded 199 tokens/s against 115
+    with 1). Threads spin at barriers, so other work at the same priority on those cores
+    slows these steps sharply (the kernels run at nice 10)."""
     prefill_chunk: int = 64
     """Prompt tokens a decode step takes while other runs decode: a new run's prompt is
     evaluated in chunks of this size, each delaying the others' next token by its compute."""

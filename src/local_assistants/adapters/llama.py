@@ -92,9 +92,9 @@ class LlamaChatModel:
         # barriers, so they must not compete with the server and client threads:
         # on 2 cores, 1 thread decoded 127 tokens/s through the server, 2 threads 62.
         self.n_threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
-        # Steps of several tokens (prompts, several sequences): as many by default; with
-        # more, a busy machine (kernels running code) made batches 10x slower.
-        self.n_threads_batch = n_threads_batch or self.n_threads
+        # Steps of several tokens (a prompt, several sequences' next tokens) use all the
+        # cores: the work is big enough to pay for the threads' barriers.
+        self.n_threads_batch = n_threads_batch or max(1, os.cpu_count() or 1)
         self.n_gpu_layers = n_gpu_layers
         self.slots = max(1, slots)
         """Sequences decoded together (one per run that can be in a turn at once)."""
