@@ -50,7 +50,7 @@ def test_the_command_gives_every_slot_its_context_and_batches_the_decode_threads
     assert batch[batch.index("-t") + 1] == "1" and batch[batch.index("-tb") + 1] == "2"
     assert cmd[cmd.index("-np") + 1] == "8" and "-cb" in cmd
     assert cmd[cmd.index("-c") + 1] == str(8 * llama_server.CTX_PER_SLOT)
-    assert cmd[cmd.index("-fa") + 1] == "auto"  # as the runtime's batch context
+    assert cmd[cmd.index("-fa") + 1] == "off"  # as the runtime's batch context
     small = server_command(Path("s"), Path("m"), threads=1, slots=2, port=1, ctx_per_slot=64)
     assert small[small.index("-c") + 1] == "128"
 
