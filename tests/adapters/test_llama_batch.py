@@ -55,11 +55,13 @@ def test_generations_decoded_together_answer_as_they_do_alone(model):
     model.forget_cached()
     together = _together(model, QUESTIONS)  # 8 generations, 4 slots: four wait their turn
     # Greedy decoding may part where two tokens are nearly tied (llama.cpp's sums depend on
-    # the batch's make-up and threads), after a common beginning.
+    # the batch's make-up and threads), even at the first token; no sequence may read
+    # another's: a cat named in its story alone is named in its story told together.
     differ = [(a[0], b[0]) for a, b in zip(alone, together) if a[0] != b[0]]
     assert len(differ) <= len(QUESTIONS) // 2, differ
-    for a, b in differ:
-        assert a[:10] == b[:10], (a, b)
+    for question, (a, _), (b, _) in zip(QUESTIONS, alone, together):
+        name = question.split()[-1].rstrip(".")
+        assert (name in a) <= (name in b), (name, a, b)
     assert model.engine.busy == 0
 
 
