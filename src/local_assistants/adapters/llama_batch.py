@@ -73,6 +73,12 @@ class Request:
         """Leave the batch at the next step (the reader stopped reading)."""
         self.cancelled = True
 
+    def end(self, error: BaseException | None = None) -> None:
+        """The generation is over (``error``: why it failed); its reader stops waiting."""
+        self.error = error
+        self.out.put(_END)
+        self.done.set()
+
 
 class _Slot:
     def __init__(self, seq_id: int):
@@ -193,9 +199,7 @@ class BatchEngine:
                 done.set()
             for request in leaving:
                 if not request.done.is_set():
-                    request.error = ModelError(f"The decode engine stopped: {err}")
-                    request.out.put(_END)
-                    request.done.set()
+                    request.end(ModelError(f"The decode engine stopped: {err}"))
 
     def _loop(self) -> None:
         while True:
@@ -234,15 +238,12 @@ class BatchEngine:
             if slot is not None:
                 self._finish(slot, "stop", error=err)
             else:
-                request.error = err
-                request.out.put(_END)
-                request.done.set()
+                request.end(err)
 
     def _admit(self, request: Request) -> None:
         if request.max_tokens == 0:
             request.completion = Completion("", len(request.prompt), 0, "length")
-            request.out.put(_END)
-            request.done.set()
+            request.end()
             return
         prompt = request.prompt
         free = [s for s in self.slots if s.request is None]
@@ -403,14 +404,12 @@ class BatchEngine:
             request.out.put(tail)
         if error is None:
             request.completion = Completion(text.text, len(request.prompt), text.tokens, reason)
-        request.error = error
         # What the stream holds: prompt and evaluated tokens (a sampled last token is not).
         slot.todo = []
         slot.request = None
         slot.sampler = None
         slot.last_used = time.monotonic()
-        request.out.put(_END)
-        request.done.set()
+        request.end(error)
 
 
 def pieces(engine: BatchEngine, request: Request):
