@@ -5,6 +5,8 @@ the grammar refuses sampled again under it, and sampled output that always obeys
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import jsonschema
 import pytest
@@ -101,3 +103,40 @@ def test_sampled_answers_at_a_temperature_always_obey_the_grammar(model):
         else:  # cut by max_tokens: still a prefix the grammar allows
             assert text.startswith("{")
     model.seed = 0
+
+
+def test_batched_grammar_first_gives_the_tokens_of_the_grammar_on_the_whole_vocabulary(model):
+    """The JSON-schema answer and the forced call decoded in one batch with two plain answers:
+    the same text as with the grammar applied to the whole vocabulary, batched alike (each batch
+    admitted at once into emptied slots, so both decode in steps of the same make-up)."""
+    cases = [("Describe Ada, 36, who likes chess and maths, as JSON.", _json_answer_grammar(model)),
+             ("What is the weather in Paris?", _forced_call_grammar(model)),
+             ("Write a short story about a cat.", None), ("Why is the sky blue?", None)]
+
+    def batch(first: bool) -> list[str]:
+        model.grammar_first = first
+        model.forget_cached()
+        answers = [None] * len(cases)
+        gens = [model.generate(model.tokenize_prompt(model.format([{"role": "user", "content": q}])),
+                               max_tokens=60, temperature=0.0, grammar=grammar) for q, grammar in cases]
+
+        def read(i):
+            answers[i] = "".join(gens[i])
+
+        threads = [threading.Thread(target=read, args=(i,)) for i in range(len(cases))]
+        try:
+            with model.engine.paused():
+                for t in threads:
+                    t.start()
+                while len(model.engine.waiting) < len(cases):
+                    time.sleep(0.005)
+        finally:
+            for t in threads:
+                t.join()
+            model.grammar_first = True
+        return answers
+
+    whole, first = batch(False), batch(True)
+    assert first == whole
+    jsonschema.validate(json.loads(first[0]), PERSON)
+    assert first[1].startswith(TOOL_CALL_OPEN) and first[1].endswith(TOOL_CALL_CLOSE)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -184,3 +185,76 @@ def test_closing_finishes_the_generations_under_way_and_a_later_one_loads_again(
         assert "".join(again) == text
     finally:
         closing.close()
+
+
+def test_a_newcomer_gets_a_step_of_its_own_at_once(model, caplog):
+    """A generation arriving while others decode does not wait for their step: the step under
+    way is cut short and the newcomer's prompt, mostly held already, gets a step of its own.
+    The others go on about their own subjects, and llama.cpp's "aborted" messages are not
+    warnings or errors."""
+    stories, newcomer = QUESTIONS[:3], QUESTIONS[7]
+    _answer(model, newcomer, max_tokens=4)  # its prompt now held in a free slot
+    caplog.set_level("DEBUG", logger="llama_cpp")
+    before = model.stats["steps_cut_short"]
+    streaming = [threading.Event() for _ in stories]
+    told = [None] * len(stories)
+
+    def tell(i):
+        gen = model.generate(_tokens(model, stories[i]), max_tokens=64, temperature=0.0)
+        parts = []
+        for piece in gen:
+            parts.append(piece)
+            streaming[i].set()
+        told[i] = "".join(parts)
+
+    threads = [threading.Thread(target=tell, args=(i,)) for i in range(len(stories))]
+    for t in threads:
+        t.start()
+    for e in streaming:
+        assert e.wait(30)
+    arrived = []
+    while model.stats["steps_cut_short"] == before and len(arrived) < 10 and any(t.is_alive() for t in threads):
+        arrived.append(_answer(model, newcomer, max_tokens=4)[1])
+    for t in threads:
+        t.join()
+    assert model.stats["steps_cut_short"] > before
+    assert all(done.completion_tokens == 4 for done in arrived)
+    for question, text in zip(stories, told):
+        assert question.split()[-1].rstrip(".") in text, text
+    assert not [r for r in caplog.records if r.name == "llama_cpp" and r.levelno >= 30]
+
+
+def test_a_step_cut_short_leaves_no_trace():
+    """Three generations admitted together (so every step has the same make-up), decoded once
+    as they are and once with steps cut short at random moments: the same text to the
+    character. A cut step that left a token in the KV cache, or lost one, would change it."""
+    three = LlamaChatModel(GGUF, name="smollm2-135m-instruct", n_ctx=1024, slots=3)
+    try:
+        def together(cut: bool) -> tuple[list[str], int]:
+            three.forget_cached()
+            before = three.stats["steps_cut_short"]
+            gens = [three.generate(_tokens(three, q), max_tokens=48, temperature=0.0) for q in QUESTIONS[:3]]
+            told = [None] * 3
+
+            def read(i):
+                told[i] = "".join(gens[i])
+
+            threads = [threading.Thread(target=read, args=(i,)) for i in range(3)]
+            with three.engine.paused():
+                for t in threads:
+                    t.start()
+                while len(three.engine.waiting) < 3:
+                    time.sleep(0.005)
+            while cut and any(t.is_alive() for t in threads) and three.stats["steps_cut_short"] - before < 8:
+                three.engine.cut_step()
+                time.sleep(0.003)
+            for t in threads:
+                t.join()
+            return told, three.stats["steps_cut_short"] - before
+
+        plain, none = together(cut=False)
+        cut, cuts = together(cut=True)
+        assert none == 0 and cuts >= 1
+        assert cut == plain
+    finally:
+        three.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -51,6 +52,10 @@ _LLAMA_LOG = logging.getLogger("llama_cpp")
 # its warnings are about model files' quirks (Qwen's "control-looking token" at every load): INFO.
 _LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.INFO, 4: logging.ERROR}
 _log_callback = None  # kept referenced: llama.cpp holds a pointer to it
+_CUT_SHORT = re.compile(r"compute status: 1$|graph_compute_async failed with error 1$|failed to decode, ret = 2$"
+                        r"|removing memory module entries for seq_id")
+"""What llama.cpp says of a step the batch engine cut short on purpose (GGML_STATUS_ABORTED
+is 1, llama_decode's "aborted" 2): DEBUG, not errors."""
 
 
 def quiet_llama_cpp() -> None:
@@ -68,10 +73,13 @@ def quiet_llama_cpp() -> None:
 
     @llama_cpp.llama_log_callback
     def forward(level, text, user_data):
+        line = text.decode("utf-8", "replace").rstrip("\n")
         level = last[0] if level == 5 else _LEVELS.get(level, logging.DEBUG)  # 5: continues the last line
+        if _CUT_SHORT.search(line):
+            level = logging.DEBUG
         last[0] = level
         if _LLAMA_LOG.isEnabledFor(level):
-            _LLAMA_LOG.log(level, "%s", text.decode("utf-8", "replace").rstrip("\n"))
+            _LLAMA_LOG.log(level, "%s", line)
 
     _log_callback = forward
     llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
@@ -111,7 +119,7 @@ class LlamaChatModel:
         self._llm = None
         self._engine: BatchEngine | None = None
         self._template: ChatTemplate | None = None
-        self.stats = {"prefix_reused_tokens": 0, "prompt_tokens": 0, "restored_states": 0}
+        self.stats = {"prefix_reused_tokens": 0, "prompt_tokens": 0, "restored_states": 0, "steps_cut_short": 0}
 
     # -- loading ------------------------------------------------------------
     @property

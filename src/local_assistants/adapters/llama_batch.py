@@ -11,6 +11,14 @@ Prefill is chunked: while other sequences decode, a step takes at most
 ``prefill_chunk`` prompt tokens, so a long new prompt delays the others' next token by
 a chunk's compute, not the whole prompt's.
 
+A newcomer does not wait for the others: a generation whose first token is at most a
+chunk away (its prompt mostly held already, or the last chunk of a long one) gets a step
+of its own, the decoding sequences sitting that one short step out; and a step under way
+when such a generation arrives is cut short (llama.cpp's abort callback; the step's
+tokens are evaluated again next step). Sequences that decode never starve: each admitted
+generation costs them at most one step cut short and one short step of its own, and
+generations are admitted only into free slots.
+
 KV prefix reuse: a finished sequence's slot keeps what it holds. A new generation takes
 the free slot sharing the longest prefix with its prompt (a thread's follow-up turn finds
 its own earlier turn); a slot handed to another prompt first saves its state into the
@@ -26,6 +34,7 @@ import queue
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -36,6 +45,18 @@ from .kv_states import Saved, common_prefix
 log = logging.getLogger(__name__)
 
 _END = object()
+
+
+def _flag_reader():
+    """A C function for llama.cpp's abort callback that returns the byte its data points at:
+    ``strlen`` of a two-byte buffer is 0 or 1. A Python callback would take the GIL at
+    every graph node of every step."""
+    try:
+        import llama_cpp as lc
+
+        return ctypes.cast(ctypes.CDLL(None).strlen, lc.ggml_abort_callback)
+    except (OSError, AttributeError):  # no C library to look it up in: steps are not cut short
+        return None
 
 
 @dataclass
@@ -120,6 +141,13 @@ class BatchEngine:
         params.n_threads = n_threads
         params.n_threads_batch = n_threads_batch
         params.kv_unified = False
+        self._abort_flag = ctypes.create_string_buffer(2)
+        self._flag_reader = _flag_reader()
+        if self._flag_reader is not None:
+            params.abort_callback = self._flag_reader
+            params.abort_callback_data = ctypes.cast(self._abort_flag, ctypes.c_void_p)
+        self._abortable = False
+        """The step under way (others decoding) may be cut short for a newcomer."""
         try:
             self.ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
         except Exception as err:
@@ -146,7 +174,26 @@ class BatchEngine:
             if self._closed:
                 raise ModelError("The model was closed.")
             self.waiting.append(request)
+            if self._abortable and len(self.waiting) <= self.slots_n - self.busy and self._near(request.prompt):
+                self.cut_step()  # a slot is free for it: its own step comes next
             self._cond.notify()
+
+    def cut_step(self) -> bool:
+        """Stop the step under way, if it may be cut short (others are decoding in it): no
+        token of it is kept, they are all decoded again in the next step."""
+        with self._cond:
+            if not self._abortable:
+                return False
+            self._abort_flag[0] = 1
+            self._abortable = False
+            return True
+
+    def _near(self, prompt: list[int]) -> bool:
+        """Whether a prompt's first token is at most a chunk away (what a free slot or a saved
+        state holds of it). Asked while the engine thread is inside a decode."""
+        need = len(prompt) - self.prefill_chunk
+        held = [s.tokens for s in self.slots if s.request is None] + list(self.states.entries)
+        return need <= 0 or any(common_prefix(tokens, prompt) >= need for tokens in held)
 
     def forget(self) -> None:
         """Empty every free slot (a cold start follows), between steps."""
@@ -165,6 +212,29 @@ class BatchEngine:
             self._chores.append((chore, done))
             self._cond.notify()
         done.wait()
+
+    @contextmanager
+    def paused(self):
+        """No step starts while this is held; the generations submitted meanwhile are admitted
+        together when it ends (a batch of a known make-up, for tests and measurements)."""
+        holding, release, done = threading.Event(), threading.Event(), threading.Event()
+
+        def chore():
+            holding.set()
+            release.wait()
+
+        with self._cond:
+            if self._closed:
+                raise ModelError("The model was closed.")
+            self._chores.append((chore, done))
+            self._cond.notify()
+        while not holding.wait(0.01):
+            if done.is_set():  # the engine stopped before it came to the chore
+                raise ModelError("The model was closed.")
+        try:
+            yield
+        finally:
+            release.set()
 
     @property
     def busy(self) -> int:
@@ -335,6 +405,9 @@ class BatchEngine:
             return
         decoding = [s for s in active if s.generated > 0]
         prefilling = sorted((s for s in active if s.generated == 0), key=lambda s: s.request.arrived)
+        near = [s for s in prefilling if len(s.todo) <= self.prefill_chunk]
+        if decoding and near:  # newcomers one short step from their first token: theirs alone
+            decoding, prefilling = [], near
         batch, n = self.batch, 0
         sample_at: list[tuple[_Slot, int]] = []
         fed: list[tuple[_Slot, int]] = []
@@ -352,7 +425,19 @@ class BatchEngine:
             fed.append((slot, take))
             budget -= take
         batch.n_tokens = n
-        code = lc.llama_decode(self.ctx.ctx, batch)
+        with self._cond:
+            self._abort_flag[0] = 0
+            self._abortable = bool(decoding) and self._flag_reader is not None
+        try:
+            code = lc.llama_decode(self.ctx.ctx, batch)
+        finally:
+            with self._cond:
+                self._abortable = False
+        if code == 2:  # cut short for a newcomer: nothing of it is kept, its tokens go again
+            for slot, _ in fed:
+                lc.llama_memory_seq_rm(self.memory, slot.seq_id, len(slot.tokens), -1)
+            self.stats["steps_cut_short"] += 1
+            return
         if code != 0:
             raise ModelError(f"llama_decode returned {code}")
         for slot, k in fed:

@@ -2,7 +2,8 @@
 
 (a) decode rate under a grammar vs unconstrained, same model and prompt: a JSON
     answer under a JSON-schema grammar, and a plain answer in ``auto`` mode (the
-    grammar is released after the first characters);
+    grammar is released after the first characters); and the JSON answer decoded four
+    at a time in one batch, each sequence under its own grammar, against four without;
 (b) valid tool calls (a declared function, arguments valid against its schema)
     with and without the grammar, each model prompted in its own tool protocol.
 
@@ -12,6 +13,7 @@ Both on the test model and on the default model.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -46,11 +48,16 @@ PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"
           "required": ["name", "age", "city", "hobbies"]}
 
 
+BATCHED = 4
+"""Generations decoded together for the batched rows (the model's slots)."""
+
+
 def _model(models_dir: Path, name: str) -> LlamaChatModel:
     entry = CATALOG[name]
     if not is_present(entry, models_dir):
         pull(entry, models_dir, quiet=True)
-    return LlamaChatModel(models_dir / entry.filename, name=name, chat_format=entry.chat_format, n_ctx=4096)
+    return LlamaChatModel(models_dir / entry.filename, name=name, chat_format=entry.chat_format, n_ctx=4096,
+                          slots=BATCHED)
 
 
 def _rate(model, prompt, grammar=None, release=None, n=160) -> float:
@@ -62,6 +69,29 @@ def _rate(model, prompt, grammar=None, release=None, n=160) -> float:
         if start is None:
             start = time.perf_counter()
     return (gen.completion.completion_tokens - 1) / (time.perf_counter() - start)
+
+
+def _batched_rate(model, prompt, grammar=None, streams=BATCHED, n=160) -> float:
+    """Tokens/s of ``streams`` generations of one prompt decoded together (admitted at once),
+    from the first piece to the last, each one's first token left out."""
+    firsts, lasts, counts = [None] * streams, [None] * streams, [0] * streams
+    gens = [model.generate(prompt, max_tokens=n, temperature=0.0, grammar=grammar) for _ in range(streams)]
+
+    def read(i):
+        for _ in gens[i]:
+            lasts[i] = time.perf_counter()
+            firsts[i] = firsts[i] or lasts[i]
+        counts[i] = gens[i].completion.completion_tokens - 1
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(streams)]
+    with model.engine.paused():
+        for t in threads:
+            t.start()
+        while len(model.engine.waiting) < streams:
+            time.sleep(0.005)
+    for t in threads:
+        t.join()
+    return sum(counts) / (max(lasts) - min(firsts))
 
 
 def grammar_overhead(models_dir: Path, name: str = TEST_MODEL, repeats: int = 3) -> str:
@@ -84,12 +114,17 @@ def grammar_overhead(models_dir: Path, name: str = TEST_MODEL, repeats: int = 3)
         ("JSON answer, no grammar", ask, None, None),
         ("JSON answer under its JSON-schema grammar", ask, answer.text, None),
     ]
-    rates = {case: [] for case, *_ in cases}
+    batched = [(f"{BATCHED} JSON answers decoded together, no grammar", ask, None),
+               (f"{BATCHED} JSON answers decoded together, each under the grammar", ask, answer.text)]
+    rates = {case: [] for case, *_ in cases + batched}
     for _ in range(repeats):
         for case, prompt, grammar, release in cases:
             rates[case].append(_rate(model, prompt, grammar, release))
-    base = {"plain": median(rates[cases[0][0]]), "JSON": median(rates[cases[3][0]])}
-    for case, *_ in cases:
+        for case, prompt, grammar in batched:
+            rates[case].append(_batched_rate(model, prompt, grammar))
+    base = {"plain": median(rates[cases[0][0]]), "JSON": median(rates[cases[3][0]]),
+            str(BATCHED): median(rates[batched[0][0]])}
+    for case in rates:
         r = median(rates[case])
         rows.append([case, r, r / base[case.split()[0]]])
     model.close()
