@@ -317,13 +317,14 @@ class BatchEngine:
             return
         prompt = request.prompt
         free = [s for s in self.slots if s.request is None]
-        # A slot mostly holding this prompt's beginning (a thread's earlier turn); else an
-        # empty one, else the one used least recently (what it holds is saved first).
+        # A slot mostly holding this prompt's beginning (a thread's earlier turn); else one
+        # next to the busy ones (see _groups_with), empty if it can be, else the one used
+        # least recently (what it holds is saved first).
         ours = [s for s in free if s.tokens and common_prefix(s.tokens, prompt) * 2 >= len(s.tokens)]
         if ours:
             slot = max(ours, key=lambda s: common_prefix(s.tokens, prompt))
         else:
-            slot = min(free, key=lambda s: (bool(s.tokens), s.last_used))
+            slot = min(free, key=lambda s: (self._groups_with(s), bool(s.tokens), s.last_used))
         held = common_prefix(slot.tokens, prompt)
         saved, known = self.states.longest_prefix(prompt)
         if saved is not None and known > held:
@@ -337,6 +338,14 @@ class BatchEngine:
         slot.todo = prompt[keep:]
         slot.generated = 0
         slot.sampler, slot.constrained = self._sampler(request.sampler, grammar=True)
+
+    def _groups_with(self, slot: _Slot) -> int:
+        """Runs of consecutive sequence ids among the busy slots and ``slot``. With a KV stream
+        per sequence, llama.cpp decodes a step in one micro-batch per such run (its
+        ``split_equal`` takes increasing, consecutive ids only): sequences 0, 1, 2, 3 decode
+        in one graph, 0, 3, 5, 9 in four, each reading all the weights again."""
+        ids = sorted([s.seq_id for s in self.slots if s.request is not None] + [slot.seq_id])
+        return 1 + sum(1 for a, b in zip(ids, ids[1:]) if b != a + 1)
 
     def _restore(self, slot: _Slot, saved, prompt: list[int]) -> int:
         """A saved state into an empty slot; how many prompt tokens it holds."""
@@ -408,22 +417,21 @@ class BatchEngine:
         near = [s for s in prefilling if len(s.todo) <= self.prefill_chunk]
         if decoding and near:  # newcomers one short step from their first token: theirs alone
             decoding, prefilling = [], near
-        batch, n = self.batch, 0
-        sample_at: list[tuple[_Slot, int]] = []
-        fed: list[tuple[_Slot, int]] = []
-        for slot in decoding:
-            n = self._put(batch, n, slot, 1, logits_last=True, sample_at=sample_at)
-            fed.append((slot, 1))
-        budget = self.n_batch - n
+        fed: list[tuple[_Slot, int]] = [(slot, 1) for slot in decoding]
+        budget = self.n_batch - len(fed)
         if decoding:
             budget = min(budget, self.prefill_chunk)
         for slot in prefilling:
             if budget <= 0:
                 break
             take = min(budget, len(slot.todo))
-            n = self._put(batch, n, slot, take, logits_last=take == len(slot.todo), sample_at=sample_at)
             fed.append((slot, take))
             budget -= take
+        fed.sort(key=lambda f: f[0].seq_id)  # in id order, or llama.cpp splits the step (see _groups_with)
+        batch, n = self.batch, 0
+        sample_at: list[tuple[_Slot, int]] = []
+        for slot, take in fed:
+            n = self._put(batch, n, slot, take, logits_last=take == len(slot.todo), sample_at=sample_at)
         batch.n_tokens = n
         with self._cond:
             self._abort_flag[0] = 0
