@@ -224,6 +224,25 @@ def test_a_newcomer_gets_a_step_of_its_own_at_once(model, caplog):
     assert not [r for r in caplog.records if r.name == "llama_cpp" and r.levelno >= 30]
 
 
+def test_newcomers_in_a_stream_do_not_starve_the_others(model):
+    """One-token generations arriving one after another, each cutting the step under way: the
+    decoding sequence still gets its tokens (a cut is allowed only while it has waited less
+    than a couple of steps), so its story ends while they keep coming."""
+    newcomer = QUESTIONS[7]
+    _answer(model, newcomer, max_tokens=1)
+    before = model.stats["steps_cut_short"]
+    told = []
+    story = threading.Thread(target=lambda: told.append(_answer(model, QUESTIONS[6], max_tokens=24)))
+    story.start()
+    arrived = 0
+    while story.is_alive() and arrived < 3000:
+        _answer(model, newcomer, max_tokens=1)
+        arrived += 1
+    story.join()
+    assert arrived < 3000 and model.stats["steps_cut_short"] > before
+    assert told[0][1].completion_tokens == 24
+
+
 def test_a_step_cut_short_leaves_no_trace():
     """Three generations admitted together (so every step has the same make-up), decoded once
     as they are and once with steps cut short at random moments: the same text to the
