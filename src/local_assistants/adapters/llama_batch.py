@@ -15,9 +15,9 @@ A newcomer does not wait for the others: a generation whose first token is at mo
 chunk away (its prompt mostly held already, or the last chunk of a long one) gets a step
 of its own, the decoding sequences sitting that one short step out; and a step under way
 when such a generation arrives is cut short (llama.cpp's abort callback; the step's
-tokens are evaluated again next step). Sequences that decode never starve: a step is cut
-only while they have waited less than ``CUT_WAIT_STEPS`` steps for their last token, so
-however fast newcomers come, the decoding sequences get a token at least every few steps.
+tokens are evaluated again next step). Sequences that decode never starve: once a step of
+theirs is cut, their next step is not, so however fast newcomers come, they get a token at
+least every other step of theirs.
 
 KV prefix reuse: a finished sequence's slot keeps what it holds. A new generation takes
 the free slot sharing the longest prefix with its prompt (a thread's follow-up turn finds
@@ -45,9 +45,6 @@ from .kv_states import Saved, common_prefix
 log = logging.getLogger(__name__)
 
 _END = object()
-CUT_WAIT_STEPS = 2.0
-"""A step under way is cut for a newcomer only while the decoding sequences have waited less
-than this many steps' time for their last token."""
 
 
 def _flag_reader():
@@ -151,11 +148,10 @@ class BatchEngine:
             params.abort_callback_data = ctypes.cast(self._abort_flag, ctypes.c_void_p)
         self._abortable = False
         """The step under way (others decoding) may be cut short for a newcomer."""
-        self._progress_at = 0.0
-        self._decoders_waiting = False
-        """When the decoding sequences last got a token (or began to wait for one)."""
-        self._step_s: float | None = None
-        """How long a step of the decoding sequences takes (a moving average)."""
+        self._cut_since_progress = False
+        """A step of the decoding sequences was cut since they last got a token: the next one
+        is not cut (a time bound instead refused newcomers right after a batch had grown,
+        judging a step of eight by the last step of one)."""
         try:
             self.ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
         except Exception as err:
@@ -192,8 +188,8 @@ class BatchEngine:
         with self._cond:
             if not self._abortable:
                 return False
-            if self._step_s is not None and time.monotonic() - self._progress_at > CUT_WAIT_STEPS * self._step_s:
-                return False  # they have waited long enough: this step finishes
+            if self._cut_since_progress:
+                return False  # their last step was cut: this one finishes
             self._abort_flag[0] = 1
             self._abortable = False
             return True
@@ -421,12 +417,10 @@ class BatchEngine:
                 self._finish(slot, "cancelled")
         active = [s for s in self.slots if s.request is not None]
         if not active:
-            self._decoders_waiting = False
             return
         decoding = [s for s in active if s.generated > 0]
-        if not (decoding and self._decoders_waiting):
-            self._progress_at = time.monotonic()  # they begin to wait now
-        self._decoders_waiting = bool(decoding)
+        if not decoding:
+            self._cut_since_progress = False  # nobody left to protect
         prefilling = sorted((s for s in active if s.generated == 0), key=lambda s: s.request.arrived)
         near = [s for s in prefilling if len(s.todo) <= self.prefill_chunk]
         if decoding and near:  # newcomers one short step from their first token: theirs alone
@@ -450,7 +444,6 @@ class BatchEngine:
         with self._cond:
             self._abort_flag[0] = 0
             self._abortable = bool(decoding) and self._flag_reader is not None
-        started = time.monotonic()
         try:
             code = lc.llama_decode(self.ctx.ctx, batch)
         finally:
@@ -460,13 +453,12 @@ class BatchEngine:
             for slot, _ in fed:
                 lc.llama_memory_seq_rm(self.memory, slot.seq_id, len(slot.tokens), -1)
             self.stats["steps_cut_short"] += 1
+            self._cut_since_progress = True
             return
         if code != 0:
             raise ModelError(f"llama_decode returned {code}")
         if decoding:  # the decoding sequences got their tokens
-            self._progress_at = time.monotonic()
-            took = self._progress_at - started
-            self._step_s = took if self._step_s is None else 0.8 * self._step_s + 0.2 * took
+            self._cut_since_progress = False
         for slot, k in fed:
             slot.tokens.extend(slot.todo[:k])
             del slot.todo[:k]
