@@ -12,6 +12,7 @@ import pytest
 
 from conftest import make_settings, say, sdk_client, wait_for
 from local_assistants import LocalAssistants
+from local_assistants.adapters.kv_states import common_prefix
 
 SLEEP_S = 20
 
@@ -98,13 +99,6 @@ def _streamed(client, assistant_id, colour):
     return names, "".join(text), run
 
 
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
-
-
 def _valid_order(names, status):
     middle = names[len(RUN_ORDER):-3]
     message_end = "thread.message.completed" if status == "completed" else "thread.message.incomplete"
@@ -130,7 +124,7 @@ def test_twenty_runs_streamed_at_once_answer_as_they_do_alone(batched):
     # on the batch's make-up and threads: an answer may part from its alone twin (even at
     # its first token) and still be about its own colour (no sequence reads another's).
     differ = [(c, a[1], b[1]) for c, a, b in zip(COLOURS, alone, together) if a[1] != b[1]]
-    shared = [_common_prefix(a, b) for _, a, b in differ]
+    shared = [common_prefix(a, b) for _, a, b in differ]
     print(f"\n{len(COLOURS) - len(differ)} of {len(COLOURS)} answers the same as alone; the others part "
           f"after {shared} of {[len(a) for _, a, _ in differ]} characters")
     for colour, (_, a, _), (_, b, _) in zip(COLOURS, alone, together):

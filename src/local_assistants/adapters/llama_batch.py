@@ -147,7 +147,8 @@ class BatchEngine:
             params.abort_callback = self._flag_reader
             params.abort_callback_data = ctypes.cast(self._abort_flag, ctypes.c_void_p)
         self._abortable = False
-        """The step under way (others decoding) may be cut short for a newcomer."""
+        """The step under way (others decoding in it, their last step not cut) may be cut
+        short for a newcomer."""
         self._cut_since_progress = False
         """A step of the decoding sequences was cut since they last got a token: the next one
         is not cut (a time bound instead refused newcomers right after a batch had grown,
@@ -188,8 +189,6 @@ class BatchEngine:
         with self._cond:
             if not self._abortable:
                 return False
-            if self._cut_since_progress:
-                return False  # their last step was cut: this one finishes
             self._abort_flag[0] = 1
             self._abortable = False
             return True
@@ -443,7 +442,7 @@ class BatchEngine:
         batch.n_tokens = n
         with self._cond:
             self._abort_flag[0] = 0
-            self._abortable = bool(decoding) and self._flag_reader is not None
+            self._abortable = bool(decoding) and not self._cut_since_progress and self._flag_reader is not None
         try:
             code = lc.llama_decode(self.ctx.ctx, batch)
         finally:
