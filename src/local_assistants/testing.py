@@ -4,7 +4,9 @@
 run loop (answers, tool calls, requires_action, code and file search) can be tested in
 milliseconds.  Its tokenizer is one token per character (a prompt's tokens are its
 characters' code points), its template ChatML unless another is given: counts and
-windows are exact and easy to reason about.  The real model keeps its own tests; this
+windows are exact and easy to reason about.  Asked for logprobs, it is sure of every piece
+(logprob 0.0, the alternatives far behind); its cached tokens are the longest prefix a prompt
+shares with an earlier one, as a prefix cache would hold.  The real model keeps its own tests; this
 stands beside them, never instead (see ``tests/services/test_executor.py``).
 """
 
@@ -71,17 +73,25 @@ class FakeChatModel:
                  top_p: float = 1.0, grammar: str | None = None, stop: Sequence[str] = (),
                  should_stop: Callable[[], bool] | None = None,
                  release_grammar: Callable[[str], bool] | None = None,
-                 repeat_penalty: float | None = None) -> Generation:
+                 repeat_penalty: float | None = None, logprobs: int | None = None) -> Generation:
+        if logprobs is not None and not 0 <= logprobs <= 20:
+            raise ValueError(f"logprobs must be between 0 and 20, not {logprobs}")
         prompt = "".join(chr(t) for t in prompt_tokens)
+        cached = max((_common_prefix(prompt, earlier) for earlier in self.prompts), default=0)
         self.prompts.append(prompt)
-        self.calls.append(dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p, grammar=grammar,
-                               stop=list(stop), repeat_penalty=repeat_penalty))
+        call = dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p, grammar=grammar,
+                    stop=list(stop), repeat_penalty=repeat_penalty)
+        if logprobs is not None:
+            call["logprobs"] = logprobs
+        self.calls.append(call)
         if not self.script:
             raise LookupError(f"{self.name}: no scripted turn left")
         turn = self.script.pop(0)
         text = turn(prompt) if callable(turn) else turn
         gen = Generation(iter(()))
-        gen._pieces = self._decode(gen, text, len(prompt_tokens), max_tokens, should_stop)
+        # The last prompt token is evaluated again, as the engine does, for the first token's logits.
+        gen._pieces = self._decode(gen, text, len(prompt_tokens), max_tokens, should_stop,
+                                   cached=min(cached, max(0, len(prompt_tokens) - 1)), logprobs=logprobs)
         return gen
 
     def schema_to_grammar(self, schema: dict) -> str:
@@ -95,7 +105,8 @@ class FakeChatModel:
 
     # -------------------------------------------------------------------------------
     def _decode(self, gen: Generation, text: str, prompt_tokens: int, max_tokens: int,
-                should_stop: Callable[[], bool] | None) -> Iterator[str]:
+                should_stop: Callable[[], bool] | None, *, cached: int = 0,
+                logprobs: int | None = None) -> Iterator[str]:
         """As the llama adapter decodes: a piece, then the token limit, then ``should_stop``."""
         said, finish = 0, "stop"
         if max_tokens <= 0 and text:
@@ -112,4 +123,25 @@ class FakeChatModel:
             if should_stop is not None and should_stop():
                 finish = "cancelled"
                 break
-        gen.completion = Completion(text[:said], prompt_tokens, said, finish)
+        gen.completion = Completion(text[:said], prompt_tokens, said, finish, cached_tokens=cached,
+                                    logprobs=None if logprobs is None else [_sure(ch, logprobs) for ch in text[:said]])
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _sure(token: str, top: int) -> dict:
+    """A logprobs entry (OpenAI's shape) for a token the model is sure of: logprob 0.0, the
+    ``top`` most likely being itself, then other letters far behind."""
+    def entry(piece: str, logprob: float) -> dict:
+        return {"token": piece, "logprob": logprob, "bytes": list(piece.encode("utf-8", "replace"))}
+
+    others = [ch for ch in "abcdefghijklmnopqrstuvwxyz" if ch != token][:max(0, top - 1)]
+    alternatives = [entry(token, 0.0)] + [entry(ch, -100.0 * k) for k, ch in enumerate(others, 1)]
+    return {**entry(token, 0.0), "top_logprobs": alternatives[:top]}

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ..core.prompt import ChatTemplate
-from ..errors import ModelError
+from ..errors import InvalidRequestError, ModelError
 from ..ports import Generation
 from .kv_states import StateCache
 from .llama_batch import BatchEngine, Request, SamplerSpec, pieces
@@ -208,7 +208,7 @@ class LlamaChatModel:
                  top_p: float = 1.0, grammar: str | None = None, stop: Sequence[str] = (),
                  should_stop: Callable[[], bool] | None = None,
                  release_grammar: Callable[[str], bool] | None = None,
-                 repeat_penalty: float | None = None) -> Generation:
+                 repeat_penalty: float | None = None, logprobs: int | None = None) -> Generation:
         """Decode up to ``max_tokens`` after ``prompt_tokens``, streaming text pieces.
 
         ``grammar`` (GBNF) constrains the output; once ``release_grammar(text so far)``
@@ -216,7 +216,11 @@ class LlamaChatModel:
         vocabulary at every token, which roughly halves the decode rate).
         ``repeat_penalty`` overrides the model's until the grammar is released (tool
         calls repeat their own framing tokens, which a penalty would discourage).
+        ``logprobs`` (0..20): each token's logprob and that many alternatives in
+        ``Completion.logprobs``, from the raw logits.
         """
+        if logprobs is not None and not 0 <= logprobs <= 20:
+            raise InvalidRequestError(f"logprobs must be between 0 and 20, not {logprobs}.")
         spec = SamplerSpec(temperature=temperature, top_p=top_p, top_k=self.top_k,
                            repeat_penalty=self.repeat_penalty if repeat_penalty is None else repeat_penalty,
                            grammar=grammar, grammar_first=self.grammar_first, released_penalty=self.repeat_penalty)
@@ -228,7 +232,7 @@ class LlamaChatModel:
             text = TokenText(lambda tokens, previous: detokenize(tokens, prev_tokens=previous), prompt_tokens,
                              list(stop) or self.template.stop)
             request = Request(list(prompt_tokens), max_tokens, spec, text, should_stop=should_stop,
-                              release_grammar=release_grammar)
+                              release_grammar=release_grammar, logprobs=logprobs)
             yield from pieces(engine, request)
             gen.completion = request.completion
 

@@ -24,6 +24,10 @@ the free slot sharing the longest prefix with its prompt (a thread's follow-up t
 its own earlier turn); a slot handed to another prompt first saves its state into the
 model's ``StateCache`` (by token sequence, bounded in bytes), and a prompt whose longest
 known prefix is in that cache is restored from it into its slot.
+
+Logprobs, when a generation asks for them: the logits row of its sequence is read before
+its sampler runs, and the chosen token's log-softmax recorded with the most likely ones
+(nothing is read for a generation that did not ask).
 """
 
 from __future__ import annotations
@@ -83,6 +87,12 @@ class Request:
     text: object  # TokenText
     should_stop: Callable[[], bool] | None = None
     release_grammar: Callable[[str], bool] | None = None
+    logprobs: int | None = None
+    """Alternatives to record with each token's logprob (0..20); None: no logprobs."""
+    token_logprobs: list[dict] = field(default_factory=list)
+    """One entry per token the text took (``Completion.logprobs``)."""
+    cached_tokens: int = 0
+    """Prompt tokens held at admission, not evaluated again."""
     out: "queue.SimpleQueue" = field(default_factory=queue.SimpleQueue)
     completion: Completion | None = None
     error: BaseException | None = None
@@ -161,6 +171,8 @@ class BatchEngine:
         self.batch = lc.llama_batch_init(n_batch, 0, 1)
         self.n_vocab = llm.n_vocab()
         self.vocab = llm._model.vocab
+        self._token_bytes: dict[int, bytes] = {}
+        """Each token's piece, as logprobs show it (read once per token)."""
         self.slots = [_Slot(i) for i in range(slots)]
         self.waiting: deque[Request] = deque()
         self._chores: deque[tuple[Callable[[], None], threading.Event]] = deque()
@@ -317,7 +329,8 @@ class BatchEngine:
 
     def _admit(self, request: Request) -> None:
         if request.max_tokens == 0:
-            request.completion = Completion("", len(request.prompt), 0, "length")
+            request.completion = Completion("", len(request.prompt), 0, "length",
+                                            logprobs=None if request.logprobs is None else [])
             request.end()
             return
         prompt = request.prompt
@@ -338,6 +351,7 @@ class BatchEngine:
         keep = min(held, len(prompt) - 1)  # the last prompt token is evaluated again for its logits
         self._evict(slot, keep=keep)
         self.stats["prefix_reused_tokens"] += held
+        request.cached_tokens = keep
         self.stats["prompt_tokens"] += len(prompt)
         slot.request = request
         slot.todo = prompt[keep:]
@@ -481,10 +495,13 @@ class BatchEngine:
         import llama_cpp as lc
 
         request = slot.request
+        scores = self._scores(index, request.logprobs) if request.logprobs is not None else None
         token = slot.sampler.sample(self.ctx, index)
         slot.generated += 1
         if lc.llama_vocab_is_eog(self.vocab, token):
             return self._finish(slot, "stop")
+        if scores is not None:  # the text takes this token (an end-of-generation one it does not)
+            request.token_logprobs.append(self._logprob_entry(scores, token))
         text = request.text
         piece = text.feed(token)
         if piece:
@@ -499,6 +516,48 @@ class BatchEngine:
             slot.sampler, slot.constrained = self._sampler(request.sampler, grammar=False)
         slot.todo = [token]
 
+    def _scores(self, index: int, top: int):
+        """The log-softmax normaliser of the logits at batch ``index``, a copy of them, and the
+        ``top`` most likely tokens, most likely first; read before the sampler runs."""
+        import llama_cpp as lc
+        import numpy as np
+
+        row = np.ctypeslib.as_array(lc.llama_get_logits_ith(self.ctx.ctx, index), shape=(self.n_vocab,))
+        logits = row.astype(np.float64)
+        peak = logits.max()
+        norm = peak + np.log(np.exp(logits - peak).sum())
+        if top > 0:
+            ids = np.argpartition(logits, -top)[-top:]
+            ids = ids[np.argsort(-logits[ids], kind="stable")]
+        else:
+            ids = ()
+        return logits, norm, ids
+
+    def _logprob_entry(self, scores, token: int) -> dict:
+        logits, norm, ids = scores
+        entry = self._token_logprob(token, logits[token] - norm)
+        entry["top_logprobs"] = [self._token_logprob(int(i), logits[i] - norm) for i in ids]
+        return entry
+
+    def _token_logprob(self, token: int, logprob: float) -> dict:
+        piece = self._token_bytes.get(token)
+        if piece is None:
+            piece = self._token_bytes[token] = self._piece(token)
+        return {"token": piece.decode("utf-8", "replace"), "logprob": float(logprob), "bytes": list(piece)}
+
+    def _piece(self, token: int) -> bytes:
+        """A token's own text, special tokens spelled out (llama-cpp-python's
+        ``token_to_piece`` returns its whole 32-byte buffer, zeros and all)."""
+        import llama_cpp as lc
+
+        size = 32
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = lc.llama_token_to_piece(self.vocab, token, buf, size, 0, True)
+            if n >= 0:
+                return buf.raw[:n]
+            size = -n
+
     def _finish(self, slot: _Slot, reason: str, *, error: BaseException | None = None) -> None:
         request = slot.request
         text = request.text
@@ -506,7 +565,9 @@ class BatchEngine:
         if tail:
             request.out.put(tail)
         if error is None:
-            request.completion = Completion(text.text, len(request.prompt), text.tokens, reason)
+            request.completion = Completion(text.text, len(request.prompt), text.tokens, reason,
+                                            cached_tokens=request.cached_tokens,
+                                            logprobs=None if request.logprobs is None else request.token_logprobs)
         # What the stream holds: prompt and evaluated tokens (a sampled last token is not).
         slot.todo = []
         slot.request = None

@@ -22,6 +22,14 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str  # "stop" | "length" | "cancelled"
+    cached_tokens: int = 0
+    """Prompt tokens whose KV was reused (held in the sequence's slot, or restored from saved
+    state), not evaluated again."""
+    logprobs: list[dict] | None = None
+    """With ``generate(logprobs=N)``, one entry per completion token, in order, in OpenAI's
+    shape: ``{"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}
+    x N]}``, the log-softmax of the model's raw logits (before temperature, top-p or a
+    grammar); None when not asked for."""
 
 
 class Generation:
@@ -80,11 +88,13 @@ class ChatModel(Protocol):
                  top_p: float = 1.0, grammar: str | None = None, stop: Sequence[str] = (),
                  should_stop: Callable[[], bool] | None = None,
                  release_grammar: Callable[[str], bool] | None = None,
-                 repeat_penalty: float | None = None) -> Generation:
+                 repeat_penalty: float | None = None, logprobs: int | None = None) -> Generation:
         """Decode up to ``max_tokens`` after ``prompt_tokens``: the returned ``Generation``
         yields text pieces, then holds the ``Completion``.  ``grammar`` (GBNF) constrains the
         output until ``release_grammar(text so far)`` is true; ``should_stop`` is polled
-        between tokens (the completion then ends ``cancelled``)."""
+        between tokens (the completion then ends ``cancelled``).  ``logprobs`` (0..20): record
+        each token's logprob and its ``logprobs`` most likely alternatives
+        (``Completion.logprobs``); None records nothing."""
         ...
 
     def schema_to_grammar(self, schema: dict) -> str:
