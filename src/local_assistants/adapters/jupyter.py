@@ -506,6 +506,12 @@ class KernelPool:
         self.restart(thread_id)
         self.workspaces.forget(thread_id)
 
+    def busy(self, thread_id: str) -> bool:
+        """Whether the key's kernel is in use now (running code, or the server in its folder)."""
+        with self.lock:
+            kernel = self.by_thread.get(thread_id)
+        return kernel is not None and kernel.lock.locked()
+
     def reap_idle(self) -> int:
         now = time.monotonic()
         with self.lock:

@@ -1,10 +1,13 @@
-"""The code_interpreter tool: model-written code run in the thread's sandboxed kernel.
+"""The code_interpreter tool: model-written code run in a sandboxed kernel: the run's
+container's (``kernel_key``: a Responses run's tool names a ``container_id``), else its
+thread's.
 
-Before code runs, the files the assistant, the thread and the messages' attachments
-give the code interpreter are put in ``/mnt/data`` under their names.  After it
-runs: ``logs`` (stdout, the last expression's value as a notebook shows it, the
+Before a thread's code runs, the files the assistant, the thread and the messages'
+attachments give the code interpreter are put in ``/mnt/data`` under their names (a
+container's files are in its folder already: ``services.containers`` puts them there).
+After it runs: ``logs`` (stdout, the last expression's value as a notebook shows it, the
 error), images from ``image/png`` outputs as files, and any regular file the
-code wrote in ``/mnt/data`` as a file.
+code wrote in ``/mnt/data`` as a file (in a container, each also one of its container files).
 
 The folder is the sandbox's to write while the server works in it (a thread
 started by earlier code may still run), so every file operation goes through
@@ -40,6 +43,21 @@ MAX_COLLECTED_RUN_BYTES = 128 << 20
 FULL_BYTES = 1 << 20
 
 
+def container_id(run: dict) -> str | None:
+    """The container a run's code interpreter tool names, if any."""
+    for tool in run.get("tools") or []:
+        if isinstance(tool, dict) and tool.get("type") == "code_interpreter":
+            named = (tool.get("code_interpreter") or {}).get("container_id")
+            if named:
+                return named
+    return None
+
+
+def kernel_key(run: dict) -> str:
+    """What a run's kernel and disk are keyed by: its container, else its thread."""
+    return container_id(run) or run["thread_id"]
+
+
 @dataclass
 class _RunFiles:
     produced: list[ProducedFile] = field(default_factory=list)
@@ -48,15 +66,20 @@ class _RunFiles:
 
 
 class CodeInterpreter:
-    def __init__(self, pool, files, store, *, timeout_s: float, availability):
+    """Runs a run's code in its kernel (``kernel_key``).  ``containers`` (the runtime's
+    ``services.containers.ContainersService``, or None) is told of a container run's
+    activity and of the files its code produced."""
+
+    def __init__(self, pool, files, store, *, timeout_s: float, availability, containers=None):
         self.pool = pool
         self.files = files
         self.store = store
         self.timeout_s = timeout_s
+        self.containers = containers
         self._availability = availability  # callable returning None or why the sandbox cannot run
         self._checked: str | None | bool = False
         self._by_run: dict[str, _RunFiles] = {}
-        self._threads_with_state: set[str] = set()  # threads whose kernel ran code in this process
+        self._threads_with_state: set[str] = set()  # keys whose kernel ran code in this process
         self._lock = threading.Lock()
 
     def unavailable(self) -> str | None:
@@ -70,9 +93,20 @@ class CodeInterpreter:
 
     # -- running code -------------------------------------------------------------
     def run(self, run: dict, code: str) -> CodeOutcome:
-        kernel, fresh = self.pool.kernel_for(run["thread_id"])
+        key, container = kernel_key(run), container_id(run)
+        if container is not None and self.containers is not None:
+            self.containers.use(container)  # a container deleted or expired meanwhile: refused
+        try:
+            return self._run(run, code, key, container)
+        finally:
+            if container is not None and self.containers is not None:
+                self.containers.touch(container)  # idle time counts from the end of the code
+
+    def _run(self, run: dict, code: str, key: str, container: str | None) -> CodeOutcome:
+        kernel, fresh = self.pool.kernel_for(key)
         with Folder(kernel.workdir) as folder:
-            self._put_input_files(run, kernel, folder)
+            if container is None:  # a container's files are in its folder already
+                self._put_input_files(run, kernel, folder)
             before = folder.regular_files()
         result = kernel.execute(code, timeout=self.timeout_s)
         notes = []
@@ -83,18 +117,23 @@ class CodeInterpreter:
             obj = self.files.store_bytes(io.BytesIO(png), filename=f"image-{len(bucket.images) + n + 1}.png",
                                          purpose="assistants_output")
             image_ids.append(obj["id"])
+            if container is not None and self.containers is not None:
+                self.containers.record_output(container, obj["id"], obj["filename"], image=True)
         bucket.images.extend(image_ids)
         with Folder(kernel.workdir) as folder:
             produced, left_out = self._collect(folder, before, bucket)
         bucket.produced.extend(produced)
+        if container is not None and self.containers is not None:
+            for made in produced:
+                self.containers.record_output(container, made.file_id, made.name)
         if left_out:
             notes.append(f"[files not kept as outputs: {'; '.join(left_out)}]")
         notes += self._full_note(kernel)
         logs = "\n".join([result.logs, *notes]) if notes else result.logs
-        if fresh and not result.reset and run["thread_id"] in self._threads_with_state:
+        if fresh and not result.reset and key in self._threads_with_state:
             logs = "[a new kernel: variables and imports from earlier code are gone]\n" + logs
         with self._lock:
-            self._threads_with_state.add(run["thread_id"])
+            self._threads_with_state.add(key)
         return CodeOutcome(logs=logs or "(no output)", image_file_ids=image_ids, reset=result.reset)
 
     def _full_note(self, kernel) -> list[str]:
@@ -113,7 +152,7 @@ class CodeInterpreter:
     # -- files in and out -----------------------------------------------------------
     def input_file_ids(self, run: dict) -> list[str]:
         ids: list[str] = []
-        assistant = self.store.get("assistants", run["assistant_id"]) or {}
+        assistant = (self.store.get("assistants", run["assistant_id"]) if run.get("assistant_id") else None) or {}
         thread = self.store.get("threads", run["thread_id"]) or {}
         for owner in (assistant, thread):
             ids += ((owner.get("tool_resources") or {}).get("code_interpreter") or {}).get("file_ids") or []
@@ -192,7 +231,8 @@ def _mib(size: int) -> str:
 
 class CodeInterpreterTool(ToolHandler):
     """The code interpreter in runs: code the model writes (a call, or, for a model with its
-    own protocol, a block in its answer) runs here, in the thread's kernel (``runner``)."""
+    own protocol, a block in its answer) runs here, in the run's kernel (``runner``): its
+    container's or its thread's."""
 
     kind = "code_interpreter"
 
@@ -223,7 +263,7 @@ class CodeInterpreterTool(ToolHandler):
                         {"index": index, "type": "code_interpreter", "code_interpreter": {"input": call.arguments}}]
 
     def execute(self, call: Call) -> bool:
-        """Run the code in the thread's kernel; its outputs go into the step and the stream."""
+        """Run the code in the run's kernel; its outputs go into the step and the stream."""
         code = call.call["code_interpreter"]
         outcome = self.runner.run(call.run, code["input"])
         outputs = [{"type": "logs", "logs": outcome.logs}]
