@@ -150,7 +150,8 @@ def test_adapter_implements_its_port(proto, make, tmp_path):
 
 def test_store_is_every_store_concern():
     assert set(protocol_members(ports.Store)) == set().union(*(protocol_members(p) for p in (
-        ports.ObjectStore, ports.TokenCountStore, ports.VectorStoreFileStore, ports.ChunkStore)))
+        ports.ObjectStore, ports.TokenCountStore, ports.VectorStoreFileStore, ports.ChunkStore,
+        ports.EventLogStore)))
 
 
 def test_the_check_catches_what_does_not_conform():

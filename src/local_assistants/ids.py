@@ -16,6 +16,13 @@ PREFIXES = {
     "vector_store": "vs_",
     "call": "call_",
     "batch": "vsfb_",
+    "response": "resp_",
+    "conversation": "conv_",
+    "container": "cntr_",
+    "container_file": "cfile_",
+    "function_call": "fc_",
+    "code_interpreter_call": "ci_",
+    "file_search_call": "fs_",
 }
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -18,9 +18,14 @@ from .adapters.sandbox import SandboxSpec, check_available
 from .catalog import CATALOG, ModelResolver, ResolvedModel
 from .config import HOME_LAYOUT, Settings, default_home
 from .errors import InvalidRequestError, NotFoundError
+from .ports import DocumentError
 from .ids import Clock, system_clock
 from .services.assistants import AssistantsService
+from .services.containers import ContainersService
+from .services.conversations import ConversationsService
 from .services.events import EventBus
+from .services.response_events import ResponseEvents
+from .services.responses import ResponsesService, parse_inline
 from .services.executor import RunExecutor
 from .services.recorder import RunRecorder
 from .services.file_batches import FileBatchesService
@@ -120,24 +125,67 @@ class Runtime:
         self.model_pool = ModelPool(self.models, model_factory or llama_factory(self.settings),
                                     fetch=None if model_factory else model_fetcher(self.settings))
         self._say_missing_default_model()
+        # Containers: kernels and folders keyed by a container's id; told of container runs' outputs.
+        code_availability = functools.cache(self._code_availability)  # probed once, for both
+        self.containers = ContainersService(self.store, self.files, self.kernels, clock,
+                                            availability=code_availability)
         self.code_interpreter = CodeInterpreter(
             self.kernels, self.files, self.store, timeout_s=self.settings.code_timeout_s,
-            availability=self._code_availability)
+            availability=code_availability, containers=self.containers)
         self.events = EventBus()
-        self.recorder = RunRecorder(self.store, self.messages, self.events.publish, clock)
+        # Every run event passes through; a response's are told as response.* events too (and stored).
+        self.response_events = ResponseEvents(self.store, self.events.publish,
+                                              view=self._response_view, container_file_of=self.containers.file_of,
+                                              on_final=self._response_ended, clock=clock)
+        self.recorder = RunRecorder(self.store, self.messages, self.response_events.publish, clock)
         self.tools = default_tools(self.store, code_runner=self.code_interpreter, searcher=self.search)
         self.executor = RunExecutor(self.recorder, self.model_pool, self.tools,
                                     default_max_completion_tokens=self.settings.default_max_completion_tokens,
                                     requires_action_expiry_s=self.settings.requires_action_expiry_s)
         self.worker = RunWorker(self.executor, self.recorder, max_concurrent=self.settings.concurrent_runs,
-                                housekeeping=[self.kernels.reap_idle])
+                                housekeeping=[self.kernels.reap_idle, self.containers.expire_idle,
+                                              self.response_events.prune])
         self.runs = RunsService(self.store, self.messages, self.threads, recorder=self.recorder,
                                 enqueue=self.worker.enqueue, request_cancel=self.executor.request_cancel,
                                 check_model=self._check_requested_model,
                                 requires_action_expiry_s=self.settings.requires_action_expiry_s, clock=clock)
+        self.responses = ResponsesService(
+            self.store, self.messages, self.runs, self.recorder, enqueue=self.worker.enqueue,
+            check_model=self._check_requested_model, default_model=self.settings.default_model,
+            count_input=self._count_input, file_text=self._file_text, parse_bytes=parse_inline(self._parse),
+            containers=self.containers, clock=clock)
+        self.conversations = ConversationsService(self.messages, self.threads,
+                                                  container_file_of=self.containers.file_of)
         if start_worker:
             self.worker.start()
         self.ingestion.start()
+
+    # -- the Responses face ---------------------------------------------------------------
+    def _response_view(self, response_id: str) -> dict | None:
+        try:
+            return self.responses.retrieve(response_id, as_created=True)
+        except NotFoundError:
+            return None
+
+    def _response_ended(self, response_id: str) -> None:
+        """A response not to be stored leaves nothing behind once its last event is out."""
+        self.responses.forget_unstored(response_id)
+
+    def _count_input(self, model_name: str, messages: list[dict], instructions: str) -> tuple[int, int]:
+        """The prompt tokens of a conversation on a model, and the model's context size."""
+        model = self.model_pool.get(model_name)
+        head = [{"role": "system", "content": instructions}] if instructions else []
+        return len(model.tokenize_prompt(model.format(head + messages))), model.n_ctx
+
+    def _file_text(self, file_id: str) -> tuple[str, str]:
+        """An uploaded file's name and text (an ``input_file`` part)."""
+        obj = self.store.get("files", file_id)
+        if obj is None:
+            raise NotFoundError(f"No such File object: {file_id}", param="file_id")
+        try:
+            return obj["filename"], self._parse(self.files.path(file_id), obj["filename"])
+        except DocumentError as err:
+            raise InvalidRequestError(f"The file {obj['filename']} cannot be read: {err}", param="file_id") from None
 
     def _build_kernels(self) -> None:
         """The code interpreter's kernels, in their sandbox, and what may keep them from running."""
@@ -189,7 +237,7 @@ class Runtime:
         s = self.settings
         limits = ParseLimits(max_text_chars=s.max_file_text_chars, max_extracted_bytes=s.max_extracted_bytes,
                              max_ratio=s.max_compression_ratio)
-        parse = functools.partial(parse_file, limits=limits)
+        parse = self._parse = functools.partial(parse_file, limits=limits)
         queue = IngestionQueue()
         # Its files reach the vector stores' own records: the service itself attaches files through them.
         self.vector_store_files = VectorStoreFilesService(self.store, VectorStoreRecords(self.store, clock),

@@ -579,3 +579,75 @@ def test_an_answer_then_a_call_render_as_one_assistant_turn():
     # Without chat fields (the fallback protocol) nothing is merged.
     plain = WindowItem("s1:calls", "assistant", "```python\n6*7\n```", 5, group="s1")
     assert len(render_items([], [said, plain])) == 2
+
+
+# -- truncation disabled (a response's default): nothing may be dropped or cut ----------------
+
+
+def disabled(case) -> dict:
+    return dict(case, strategy=Strategy(type="disabled"))
+
+
+@PROPS
+@given(cases(kind="auto"))
+def test_disabled_sends_everything_or_refuses_with_context_length_exceeded(case):
+    case = disabled(case)
+    total = sum(i.tokens for i in case["thread"])
+    window, err = attempt(case)
+    if case["fixed"] > case["budget"]:
+        assert err is not None and err.reason == "instructions_too_long"
+    elif case["fixed"] + total <= case["budget"]:
+        assert err is None
+        assert window.items == case["thread"] and not window.truncated
+        assert window.tokens == case["fixed"] + total
+    else:
+        assert err is not None and err.reason == "context_length_exceeded"
+
+
+@PROPS
+@given(cases(kind="auto", fits=True))
+def test_disabled_is_auto_without_the_first_user_pin_when_it_fits(case):
+    assume(case["fixed"] <= case["budget"])
+    window = run(disabled(case))
+    assert window == run(dict(case, first=None))
+    assert not any(i.first_user for i in window.items)  # the first user message is not pinned
+
+
+def test_disabled_refuses_what_auto_would_drop_from_the_middle():
+    thread = [item(f"m{i}", "user" if i % 2 == 0 else "assistant", 10) for i in range(10)]
+    first = replace(thread[0], first_user=True)
+    kwargs = dict(fixed_tokens=20, newest_first=reversed(thread), first_user=first, count=count)
+    assert len(build_window(budget=65, **kwargs).items) == 4  # auto drops the middle
+    with pytest.raises(WindowError) as info:
+        build_window(budget=65, strategy=Strategy(type="disabled"), **dict(kwargs, newest_first=reversed(thread)))
+    assert info.value.reason == "context_length_exceeded"
+    window = build_window(budget=120, strategy=Strategy(type="disabled"), **dict(kwargs, newest_first=reversed(thread)))
+    assert [i.id for i in window.items] == [i.id for i in thread] and window.tokens == 120
+
+
+def test_disabled_never_cuts_the_newest_input():
+    big = item("u", "user", 500)
+    assert build_window(fixed_tokens=10, newest_first=[big], budget=110, count=count).truncated  # auto cuts
+    with pytest.raises(WindowError) as info:
+        build_window(fixed_tokens=10, newest_first=[big], budget=110, strategy=Strategy(type="disabled"),
+                     count=count)
+    assert info.value.reason == "context_length_exceeded"
+    # an input too big with nothing after it, and tool work after the newest input that does not fit
+    thread = [item("u", "user", 10), item("c", "assistant", 50, group="g"), item("o", "tool", 50, group="g")]
+    with pytest.raises(WindowError) as info:
+        build_window(fixed_tokens=0, newest_first=reversed(thread), budget=100, strategy=Strategy(type="disabled"),
+                     count=count)
+    assert info.value.reason == "context_length_exceeded"
+
+
+def test_disabled_with_no_user_item_refuses_what_does_not_fit():
+    thread = [item("a0", "assistant", 30), item("a1", "assistant", 30)]
+    with pytest.raises(WindowError) as info:
+        build_window(fixed_tokens=0, newest_first=reversed(thread), budget=50, strategy=Strategy(type="disabled"))
+    assert info.value.reason == "context_length_exceeded"
+    window = build_window(fixed_tokens=0, newest_first=reversed(thread), budget=60, strategy=Strategy(type="disabled"))
+    assert [i.id for i in window.items] == ["a0", "a1"]
+
+
+def test_disabled_from_a_request():
+    assert Strategy.from_request({"type": "disabled", "last_messages": None}) == Strategy(type="disabled")

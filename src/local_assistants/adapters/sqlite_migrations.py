@@ -13,6 +13,7 @@ order lists page in), a unique text ``id``, the OpenAI-shaped object as JSON in
 
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import sqlite_utils
@@ -113,9 +114,64 @@ def _count_ingest_attempts(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE vector_store_files ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
 
 
+# The Responses and Conversations face (same threads, runs, steps and messages underneath):
+# ``responses`` holds what a response has beyond its run (same id), ``items`` is a thread's
+# items in conversation order (each pointing at its message, or its step's call),
+# ``containers`` and ``container_files`` the code interpreter's containers.
+RESPONSES_TABLE_COLUMNS: dict[str, dict[str, type]] = {
+    "responses": {"thread_id": str},
+    "items": {"thread_id": str, "ref": str},
+    "containers": {"thread_id": str},
+    "container_files": {"container_id": str, "file_id": str},
+}
+TABLE_COLUMNS.update(RESPONSES_TABLE_COLUMNS)
+
+
+def _create_responses_tables(db: sqlite_utils.Database) -> None:
+    """The tables above, and ``response_events``: every stream event of a response under its
+    sequence number (a stream resumed with ``starting_after`` replays them), kept until the
+    response is deleted or the events' retention ends."""
+    _object_tables(db, RESPONSES_TABLE_COLUMNS)
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS response_events (response_id TEXT NOT NULL, seq INTEGER NOT NULL, "
+        "event TEXT NOT NULL, data TEXT NOT NULL, created_at INTEGER NOT NULL, "
+        "PRIMARY KEY (response_id, seq)) WITHOUT ROWID"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_response_events_created ON response_events (created_at)")
+    _index_existing_items(db)
+
+
+def _index_existing_items(db: sqlite_utils.Database) -> None:
+    """Threads made before the items table: their messages and tool calls in the order they
+    were written (by time, then by each table's own order; a step's calls after the
+    messages of the same second)."""
+    rows: list[tuple] = []
+    for seq, data in db.execute("SELECT seq, data FROM messages").fetchall():
+        m = json.loads(data)
+        rows.append((m.get("created_at") or 0, 0, seq, m["id"], m["thread_id"], m["id"], None))
+    for seq, data in db.execute("SELECT seq, data FROM run_steps").fetchall():
+        step = json.loads(data)
+        for n, call in enumerate((step.get("step_details") or {}).get("tool_calls") or []):
+            prefix = {"function": "fc_", "code_interpreter": "ci_", "file_search": "fs_"}.get(call.get("type"))
+            if not prefix or not call.get("id"):
+                continue
+            suffix = call["id"].split("_", 1)[-1]
+            rows.append((step.get("created_at") or 0, 1, seq * 100 + n, prefix + suffix, step["thread_id"],
+                         "call:" + call["id"], step["id"]))
+            if call["type"] == "function" and (call.get("function") or {}).get("output") is not None:
+                rows.append((step.get("created_at") or 0, 1, seq * 100 + n, "fco_" + suffix, step["thread_id"],
+                             "output:" + call["id"], step["id"]))
+    for _, _, _, item_id, thread_id, ref, step_id in sorted(rows, key=lambda r: r[:3]):
+        row_id = f"{thread_id}/{item_id}"
+        db.execute("INSERT OR IGNORE INTO items (id, data, thread_id, ref) VALUES (?, ?, ?, ?)",
+                   [row_id, json.dumps({"id": row_id, "item_id": item_id, "thread_id": thread_id, "ref": ref,
+                                        "step_id": step_id}), thread_id, ref])
+
+
 # Applied in order, each once, recorded in the _migrations table by name.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_object_tables, _create_token_counts,
-                                                            _create_vector_store_tables, _count_ingest_attempts]
+                                                            _create_vector_store_tables, _count_ingest_attempts,
+                                                            _create_responses_tables]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:

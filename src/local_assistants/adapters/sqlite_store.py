@@ -190,6 +190,36 @@ class SQLiteStore:
                 self._execute("DELETE FROM token_counts WHERE message_id IN "
                               "(SELECT id FROM messages WHERE thread_id = ?)", [thread_id])
 
+    # -- response events (the stream of a response, by sequence number) --------------
+    def append_event(self, response_id: str, seq: int, event: str, data: dict, created_at: int) -> None:
+        with self.transaction():
+            self._execute("INSERT INTO response_events (response_id, seq, event, data, created_at) "
+                          "VALUES (?, ?, ?, ?, ?)", [response_id, seq, event, json.dumps(data), created_at])
+
+    def events_after(self, response_id: str, after: int, limit: int = 1000) -> list[tuple[int, str, dict]]:
+        rows = self._execute("SELECT seq, event, data FROM response_events WHERE response_id = ? AND seq > ? "
+                             "ORDER BY seq LIMIT ?", [response_id, after, limit]).fetchall()
+        return [(seq, event, json.loads(data)) for seq, event, data in rows]
+
+    def last_event_seq(self, response_id: str) -> int:
+        row = self._execute("SELECT max(seq) FROM response_events WHERE response_id = ?", [response_id]).fetchone()
+        return -1 if row[0] is None else row[0]
+
+    def delete_events(self, response_id: str | None = None, *, before: int | None = None) -> int:
+        """The events of one response, or every event stored before ``before`` (retention)."""
+        with self.transaction():
+            if response_id is not None:
+                cur = self._execute("DELETE FROM response_events WHERE response_id = ?", [response_id])
+            else:
+                cur = self._execute("DELETE FROM response_events WHERE created_at < ?", [before or 0])
+        return cur.rowcount
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows in every table (a test proves what a request left behind)."""
+        names = [r[0] for r in self._execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                             "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'chunks_fts%'").fetchall()]
+        return {n: self._execute(f"SELECT count(*) FROM [{n}]").fetchone()[0] for n in names}
+
     # -- vector-store files (keyed by store and file) ----------------------------
     def insert_vector_store_file(self, obj: dict, *, filename: str | None = None) -> dict:
         with self.transaction():

@@ -56,7 +56,7 @@ class WindowItem:
 
 @dataclass(frozen=True)
 class Strategy:
-    type: str = "auto"  # "auto" | "last_messages"
+    type: str = "auto"  # "auto" | "last_messages" | "disabled" (a response: nothing may be dropped)
     last_messages: int | None = None
 
     @classmethod
@@ -129,6 +129,9 @@ def build_window(
     truncated = False
     if user_group is not None:
         size = _size(user_group)
+        if size > room and strategy.type == "disabled":
+            raise WindowError(f"The newest input takes {size} tokens, more than the prompt budget of {budget} "
+                              "tokens, and truncation is disabled.", "context_length_exceeded")
         if size > room:
             user_group, size = _cut_group(user_group, room, count, overhead)
             if user_group is None:
@@ -151,8 +154,10 @@ def build_window(
     first_seen = False
 
     kept_newer: list[list[WindowItem]] = []
+    dropped = truncated
     for group in newer:  # items after the newest user message (this run's tool work)
         if used + reserved + _size(group) > room:
+            dropped = True
             break
         kept_newer.append(group)
         used += _size(group)
@@ -163,6 +168,7 @@ def build_window(
             is_first = keep_first and any(i.id == first_user.id for i in group)
             extra = _size(group) - (reserved if is_first else 0)
             if used + reserved + extra > room:
+                dropped = True
                 break
             kept_older.append(group)
             used += _size(group)
@@ -170,6 +176,10 @@ def build_window(
                 reserved = 0
                 first_seen = True
 
+    if strategy.type == "disabled" and (dropped or user_group is None and newer and not kept_newer):
+        raise WindowError(
+            f"The conversation does not fit in the prompt budget of {budget} tokens, and truncation is "
+            "disabled.", "context_length_exceeded")
     chronological = [*reversed(kept_older), *([user_group] if user_group else []), *reversed(kept_newer)]
     items = [item for group in chronological for item in group]
     if keep_first and not first_seen:

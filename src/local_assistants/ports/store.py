@@ -126,6 +126,19 @@ class ChunkStore(Protocol):
 
 
 @runtime_checkable
+class EventLogStore(Protocol):
+    """Every stream event of a response under its sequence number (resumable streams)."""
+
+    def append_event(self, response_id: str, seq: int, event: str, data: dict, created_at: int) -> None: ...
+    def events_after(self, response_id: str, after: int, limit: int = 1000) -> list[tuple[int, str, dict]]: ...
+    def last_event_seq(self, response_id: str) -> int:
+        """The last stored sequence number of a response, -1 when none."""
+        ...
+
+    def delete_events(self, response_id: str | None = None, *, before: int | None = None) -> int: ...
+
+
+@runtime_checkable
 class ThreadStore(ObjectStore, TokenCountStore, Protocol):
     """Objects and the token counts of their messages: threads, messages, a thread's history."""
 
@@ -136,5 +149,5 @@ class FileSearchStore(ObjectStore, VectorStoreFileStore, ChunkStore, Protocol):
 
 
 @runtime_checkable
-class Store(ObjectStore, TokenCountStore, VectorStoreFileStore, ChunkStore, Protocol):
+class Store(ObjectStore, TokenCountStore, VectorStoreFileStore, ChunkStore, EventLogStore, Protocol):
     """Every store concern at once (the SQLite adapter)."""

@@ -27,6 +27,7 @@ from ..ports import ChatModel, ModelSource
 from ..tools.base import Call, ToolHandler, Toolbox, call_key
 from ..tools.turn import MAX_TOOL_ROUNDS, TurnPlan, generate_turn, plan_turn, system_messages
 from .history import ThreadHistory
+from .responses import is_response
 from .recorder import RunMoved, RunRecorder
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,11 @@ class RunExecutor:
         except RunMoved:
             return  # cancelled (or claimed) between the read and the write
         turn = _Turn()
+        options = self.store.get("responses", run_id) if is_response(run_id) else None
+        turn.max_tool_calls = (options or {}).get("max_tool_calls")
+        turn.logprobs = (options or {}).get("top_logprobs") or 0 if "message.output_text.logprobs" in (
+            (options or {}).get("include") or []) else None
+        turn.truncation = {"type": "disabled"} if (options or {}).get("truncation") == "disabled" else None
         try:
             self._refuse_unsupported_tools(run)
             model = self.models.get(run["model"])
@@ -98,11 +104,15 @@ class RunExecutor:
             force_answer = False
             while True:  # model turns; tools run here, so only an answer or client calls end it
                 steps = rec.steps(run_id)
-                rounds = MAX_TOOL_ROUNDS if force_answer else sum(1 for s in steps if s["type"] == "tool_calls")
+                own = [s for s in steps if s["type"] == "tool_calls" and not _given(s)]
+                rounds = MAX_TOOL_ROUNDS if force_answer else len(own)
+                if turn.max_tool_calls is not None and sum(
+                        len(s["step_details"]["tool_calls"]) for s in own) >= turn.max_tool_calls:
+                    rounds = MAX_TOOL_ROUNDS  # the response's max_tool_calls: it must answer now
                 plan = plan_turn(run, model, rounds_done=rounds, tools=turn.tools)
                 prompt = self._prompt(run, model, plan,
                                       self.tools.replay_items(steps, model.count_tokens, overhead, search_budget,
-                                                              plan.protocol))
+                                                              plan.protocol), truncation=turn.truncation)
                 used = sum((s.get("usage") or {}).get("completion_tokens", 0) for s in steps)
                 turn.reset()
                 more = self._turn(run, model, prompt, plan, turn, used, self.tools.answered(steps))
@@ -113,7 +123,9 @@ class RunExecutor:
                 if not more:
                     break
         except WindowError as err:
-            if err.reason == "max_prompt_tokens":
+            if err.reason == "context_length_exceeded":
+                self._fail(run, turn, "context_length_exceeded", str(err))
+            elif err.reason == "max_prompt_tokens":
                 self._finish(run, run_state.INCOMPLETE,
                              incomplete_details={"reason": "max_prompt_tokens"})
             else:
@@ -145,7 +157,9 @@ class RunExecutor:
         steps = self.recorder.steps(run_id)
         prompt = sum((s.get("usage") or {}).get("prompt_tokens", 0) for s in steps)
         completion = sum((s.get("usage") or {}).get("completion_tokens", 0) for s in steps)
-        return _usage(prompt, completion)
+        cached = sum(((s.get("usage") or {}).get("prompt_tokens_details") or {}).get("cached_tokens", 0)
+                     for s in steps)
+        return _usage(prompt, completion, cached)
 
     def _finish(self, run: dict, status: str, **fields: Any) -> dict:
         """The run leaves execution: a terminal status (with its usage summed over its steps)
@@ -168,7 +182,8 @@ class RunExecutor:
             except RunMoved:
                 continue  # moved between our read and our write: decide again
 
-    def _prompt(self, run: dict, model: ChatModel, plan: TurnPlan, run_items=()) -> list[int]:
+    def _prompt(self, run: dict, model: ChatModel, plan: TurnPlan, run_items=(), truncation: dict | None = None
+                ) -> list[int]:
         """The exact tokens the model is given, fitted to the budget.
 
         ``plan``: what the turn may do (its tools' description and declarations).
@@ -185,7 +200,7 @@ class RunExecutor:
         budget = budget_for(model.n_ctx, min(reserve, model.n_ctx // 2), run["max_prompt_tokens"])
         history = ThreadHistory(self.store, run["thread_id"], model.name, count, overhead, current_run=run["id"],
                                 replay=lambda steps: self.tools.replayed_items(steps, count, overhead, plan.protocol))
-        strategy = Strategy.from_request(run.get("truncation_strategy"))
+        strategy = Strategy.from_request(truncation or run.get("truncation_strategy"))
         shrink = 0
         while True:
             window = build_window(fixed_tokens=fixed_tokens, newest_first=history.newest_first(run_items),
@@ -220,7 +235,8 @@ class RunExecutor:
             recommended.get("temperature", DEFAULT_TEMPERATURE)
         top_p = run["top_p"] if run["top_p"] is not None else recommended.get("top_p", 1.0)
         generation = generate_turn(model, prompt, plan, max_tokens=limit, temperature=temperature, top_p=top_p,
-                                   should_stop=lambda: turn.stop or self.cancel_requested(run["id"]))
+                                   should_stop=lambda: turn.stop or self.cancel_requested(run["id"]),
+                                   logprobs=turn.logprobs)
         try:
             pieces = iter(generation)
             head = ""
@@ -271,7 +287,7 @@ class RunExecutor:
                 first = False
             rec.message_delta(message, part)
         done = generation.completion
-        usage = _add_usage(_usage(done.prompt_tokens, done.completion_tokens), turn.wasted)
+        usage = _add_usage(_completion_usage(done), turn.wasted)
         turn.wasted = None
         text = done.text
         call_to_make = answer_code is not None and answer_code.done and not self.cancel_requested(run["id"])
@@ -284,6 +300,8 @@ class RunExecutor:
             rec.message_delta(message, {"index": text_index, "type": "text",
                                         "text": {"value": text[len(done.text):]}})
         message["content"] = [*leading, {"type": "text", "text": {"value": text, "annotations": annotations}}]
+        if turn.logprobs is not None and getattr(done, "logprobs", None) is not None:
+            message["content"][-1]["logprobs"] = done.logprobs
 
         if (done.finish_reason == "cancelled" and not call_to_make) or self.cancel_requested(run["id"]):
             rec.message_to(message, "incomplete", incomplete_details={"reason": "run_cancelled"})
@@ -331,7 +349,7 @@ class RunExecutor:
                 seen.add(key)
                 self._publish_call(run, turn, kept, self.tools.claiming(call, turn.tools), call)
         done = generation.completion
-        usage = _add_usage(_usage(done.prompt_tokens, done.completion_tokens), turn.wasted)
+        usage = _add_usage(_completion_usage(done), turn.wasted)
         turn.wasted = None
         if self.cancel_requested(run["id"]):
             if turn.step is not None:
@@ -375,6 +393,12 @@ class RunExecutor:
         if not waiting:
             rec.step_to(step, step_state.COMPLETED)
             return True
+        if is_response(run["id"]):
+            # A response ends with the calls as output items; their outputs come as the input of
+            # the next response (there is no requires_action in the Responses API).
+            rec.step_to(step, step_state.COMPLETED)
+            self._finish(run, run_state.COMPLETED)
+            return False
         required = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
             self.tools.handler(c["type"]).required(c) for c in waiting]}}
         self._finish(run, run_state.REQUIRES_ACTION, required_action=required,
@@ -387,6 +411,7 @@ class RunExecutor:
             turn.step = self.recorder.open_step(run, "tool_calls")
         stored, deltas = tool.record(call, new_id("call"), len(kept))
         kept.append(stored)
+        self.recorder.index_call(turn.step, stored)
         for delta in deltas:
             self.recorder.step_delta(turn.step, delta)
 
@@ -413,6 +438,12 @@ class _Turn:
     tools: list[ToolHandler] = []
     """The tools offered to the run's model (decided once per run)."""
     wasted: dict | None = None
+    max_tool_calls: int | None = None
+    """A response's limit on the calls of its tools."""
+    logprobs: int | None = None
+    """A response that includes its text's logprobs: how many of the top tokens each."""
+    truncation: dict | None = None
+    """A response's ``truncation: disabled`` (the window may drop nothing)."""
 
     def reset(self) -> None:
         """For the next model turn of the run (what was wasted is still to be counted)."""
@@ -420,11 +451,29 @@ class _Turn:
         self.repeat = self.stop = False
 
 
+def _given(step: dict) -> bool:
+    """A step holding a response's input (calls and outputs the client gave), not a turn's calls."""
+    return bool((step.get("metadata") or {}).get("response_input"))
+
+
+def _cached(usage: dict) -> int:
+    return (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
+
+
 def _add_usage(a: dict, b: dict | None) -> dict:
     if not b:
         return a
-    return _usage(a["prompt_tokens"] + b["prompt_tokens"], a["completion_tokens"] + b["completion_tokens"])
+    return _usage(a["prompt_tokens"] + b["prompt_tokens"], a["completion_tokens"] + b["completion_tokens"],
+                  _cached(a) + _cached(b))
 
 
-def _usage(prompt: int, completion: int) -> dict:
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+def _completion_usage(done) -> dict:
+    return _usage(done.prompt_tokens, done.completion_tokens, getattr(done, "cached_tokens", 0) or 0)
+
+
+def _usage(prompt: int, completion: int, cached: int = 0) -> dict:
+    """A usage object; the prompt tokens the engine reused from its cache are counted when there are any."""
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    if cached:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    return usage

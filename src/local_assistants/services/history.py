@@ -19,6 +19,8 @@ from ..core.window import WindowItem
 from ..ports import ListQuery, ThreadStore
 
 PAGE = 64
+MAX_CHAIN = 10_000
+"""Parent threads followed at most (each branch of a chain of responses adds one)."""
 
 
 class ThreadHistory:
@@ -33,6 +35,7 @@ class ThreadHistory:
         self.current_run = current_run  # its own tool work comes as run_items
         self._steps: dict[str, list[dict]] = {}
         self._replayed: dict[str, list[WindowItem]] = {}  # counted once per history, not per walk
+        self._chain: list[tuple[str, str | None]] | None = None
 
     def newest_first(self, run_items: Sequence[WindowItem] = ()) -> Iterator[WindowItem]:
         """The thread's items, newest first, preceded by ``run_items``.
@@ -42,21 +45,41 @@ class ThreadHistory:
         Give a call and its output one ``group`` so they are kept or dropped together.
         """
         yield from reversed(run_items)
-        after = None
-        while True:
-            page = self.store.list("messages", ListQuery(limit=PAGE, order="desc", after=after,
-                                                         where={"thread_id": self.thread_id}))
-            if not page.data:
-                return
-            for message, item in zip(page.data, self._items(page.data)):
-                yield item
+        for thread_id, upto in self._segments():
+            after = None
+            if upto is not None:  # a branch of a chain: the parent's history up to that message
+                message = self.store.get("messages", upto)
+                if message is None:
+                    return
+                yield self._items([message])[0]
                 yield from reversed(self._replayed_before(message))
-            if not page.has_more:
-                return
-            after = page.data[-1]["id"]
+                after = upto
+            while True:
+                page = self.store.list("messages", ListQuery(limit=PAGE, order="desc", after=after,
+                                                             where={"thread_id": thread_id}))
+                for message, item in zip(page.data, self._items(page.data)):
+                    yield item
+                    yield from reversed(self._replayed_before(message))
+                if not page.has_more:
+                    break
+                after = page.data[-1]["id"]
+
+    def _segments(self) -> list[tuple[str, str | None]]:
+        """The thread, then (for a branch of a chain of responses) each parent thread with the
+        message the branch starts after: ``(thread id, last message or None)``, newest first."""
+        if self._chain is None:
+            chain: list[tuple[str, str | None]] = [(self.thread_id, None)]
+            thread = self.store.get("threads", self.thread_id) or {}
+            while thread.get("parent") and len(chain) < MAX_CHAIN:
+                parent = thread["parent"]
+                chain.append((parent["thread_id"], parent["message_id"]))
+                thread = self.store.get("threads", parent["thread_id"]) or {}
+            self._chain = chain
+        return self._chain
 
     def first_user(self) -> WindowItem | None:
-        page = self.store.list("messages", ListQuery(limit=1, order="asc", where={"thread_id": self.thread_id}))
+        root = self._segments()[-1][0]
+        page = self.store.list("messages", ListQuery(limit=1, order="asc", where={"thread_id": root}))
         if not page.data or page.data[0]["role"] != "user":
             return None
         item = self._items(page.data)[0]

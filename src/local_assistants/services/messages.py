@@ -16,6 +16,20 @@ from .vector_stores import VectorStoresService
 MESSAGE_FIELDS = ("role", "content", "attachments", "metadata")
 
 
+def index_item(store, thread_id: str, item_id: str, ref: str, step_id: str | None = None) -> None:
+    """A thread's next item in conversation order: a message (``ref`` its id), or a tool
+    call of a step (``call:<id>``) or a function's output (``output:<id>``)."""
+    row_id = item_key(thread_id, item_id)
+    if store.get("items", row_id) is None:  # a call given again (a client's own history) keeps its place
+        store.insert("items", {"id": row_id, "item_id": item_id, "thread_id": thread_id, "ref": ref,
+                               "step_id": step_id}, thread_id=thread_id, ref=ref)
+
+
+def item_key(thread_id: str, item_id: str) -> str:
+    """An item's row: item ids come from call ids, which another thread may hold too."""
+    return f"{thread_id}/{item_id}"
+
+
 class MessagesService(ResourceService):
     table = "messages"
     noun = "message"
@@ -63,7 +77,11 @@ class MessagesService(ResourceService):
         }
 
     def insert(self, message: dict) -> dict:
-        return self.store.insert(self.table, message, thread_id=message["thread_id"], run_id=message["run_id"])
+        """Write a message, and its place among the thread's items (the conversation's order)."""
+        with self.store.transaction():
+            self.store.insert(self.table, message, thread_id=message["thread_id"], run_id=message["run_id"])
+            index_item(self.store, message["thread_id"], message["id"], message["id"])
+        return message
 
     def save(self, message: dict) -> dict:
         return self.store.update(self.table, message, thread_id=message["thread_id"], run_id=message["run_id"])
@@ -118,4 +136,5 @@ class MessagesService(ResourceService):
             self.retrieve(thread_id, message_id)
             self.store.delete_token_counts(message_id=message_id)
             self.store.delete(self.table, message_id)
+            self.store.delete_where("items", ref=message_id)
         return deleted(message_id, "thread.message.deleted")

@@ -15,7 +15,7 @@ from ..core import run_state, step_state
 from ..ids import Clock, new_id, now_s, system_clock
 from ..ports import ThreadStore
 from .events import Publish
-from .messages import MessagesService
+from .messages import MessagesService, index_item
 
 
 class RunMoved(Exception):
@@ -117,6 +117,18 @@ class RunRecorder:
         for step in self.steps(run_id):
             if step["status"] == step_state.IN_PROGRESS:
                 self.step_to(step, status, publish=False, **fields)
+
+    def index_call(self, step: dict, call: dict) -> None:
+        """A call joins the thread's items (the conversation's order) as it is recorded."""
+        from .response_items import call_item_id
+
+        index_item(self.store, step["thread_id"], call_item_id(call), "call:" + call["id"], step["id"])
+
+    def index_output(self, step: dict, call: dict) -> None:
+        """A function's output joins the thread's items when the client gives it."""
+        from .response_items import output_item_id
+
+        index_item(self.store, step["thread_id"], output_item_id(call["id"]), "output:" + call["id"], step["id"])
 
     def step_delta(self, step: dict, call: dict) -> None:
         """One tool call's delta (``call`` carries its ``index``), as the SDK merges them."""

@@ -244,6 +244,7 @@ class RunsService(ResourceService):
                         if s["type"] == "tool_calls" and s["status"] == "in_progress")
             for call in step["step_details"]["tool_calls"]:
                 call["function"]["output"] = outputs[call["id"]]
+                self.recorder.index_output(step, call)
             self.recorder.step_to(step, step_state.COMPLETED, publish=False)
             run = self.recorder.run_to(run, run_state.QUEUED, publish=False)
         self.publish(run_id, "thread.run.step.completed", step)

@@ -75,7 +75,7 @@ class ThreadsService(ResourceService):
         with self.store.transaction():
             self.get(thread_id)
             self.store.delete_token_counts(thread_id=thread_id)
-            for table in ("messages", "run_steps", "runs"):
+            for table in ("messages", "run_steps", "runs", "items", "responses"):
                 self.store.delete_where(table, thread_id=thread_id)
             self.store.delete(self.table, thread_id)
         for hook in self.on_delete:

@@ -31,8 +31,9 @@ could would should about into than then also just only more most some such these
 
 
 def vector_store_ids(store, run: dict) -> list[str]:
-    """The stores this run searches: the assistant's and the thread's."""
-    ids: list[str] = []
+    """The stores this run searches: the assistant's and the thread's, and those its tool
+    names itself (a response's ``file_search`` tool)."""
+    ids: list[str] = list(tool_options(run).get("vector_store_ids") or [])
     for table, key in (("assistants", "assistant_id"), ("threads", "thread_id")):
         owner = store.get(table, run[key]) or {}
         ids += ((owner.get("tool_resources") or {}).get("file_search") or {}).get("vector_store_ids") or []
@@ -52,9 +53,11 @@ def search(searcher, store, run: dict, query: str) -> tuple[dict, list[dict]]:
     threshold = float(ranking.get("score_threshold") or 0.0)
     max_results = int(options.get("max_num_results") or DEFAULT_MAX_RESULTS)
     ids = vector_store_ids(store, run)
-    found = searcher.search(ids, query, max_num_results=max_results, score_threshold=threshold) if ids else []
+    found = searcher.search(ids, query, max_num_results=max_results, score_threshold=threshold,
+                            filters=options.get("filters")) if ids else []
     results = [{"file_id": r.file_id, "file_name": r.filename, "score": float(r.score),
-                "content": [{"type": "text", "text": r.text}]} for r in found]
+                "content": [{"type": "text", "text": r.text}], **({"attributes": r.attributes} if r.attributes else {})}
+               for r in found]
     return {"ranker": ranking.get("ranker") or "auto", "score_threshold": threshold}, results
 
 
