@@ -634,6 +634,7 @@ def test_an_assistant_is_edited_and_the_change_stays_after_a_reload_then_deleted
     page.d.refresh()
     page.wait(lambda d: page.find("body").get_attribute("data-ready") == "1")
     page.tab("assistants")
+    page.wait(lambda d: page.all(f'#assistant-list li[data-id="{assistant_id}"]'))  # the list loads after the tab shows
     page.click(f'#assistant-list li[data-id="{assistant_id}"]')
     page.wait(lambda d: page.find("#assistant-form").get_attribute("data-loaded") == assistant_id)
     shown = form_values(page)
@@ -728,4 +729,135 @@ def test_long_lists_show_more_and_a_long_thread_loads_earlier_messages(page, ser
     assert abs(page.d.execute_script(where) - before) < 2
     assert not page.find("#older-messages").is_displayed()
     client.close()
+    assert not page.error_banner()
+
+
+# ---------------------------------------------------------------- Responses mode
+
+def responses_mode(page):
+    from selenium.webdriver.support.ui import Select
+
+    Select(page.find("#chat-api")).select_by_value("responses")
+    page.wait(lambda d: page.find("#api-hint").is_displayed())
+
+
+def conversation_id(page) -> str:
+    """The conversation the page remembers (the newest of its threads)."""
+    entries = page.d.execute_script("return JSON.parse(localStorage.getItem('local-assistants.playground.threads'))")
+    assert entries and entries[0]["api"] == "responses", entries
+    return entries[0]["id"]
+
+
+def test_responses_mode_streams_the_answer_and_the_inspector_shows_the_output_items(page, server):
+    from conftest import sdk_client
+
+    page.create_assistant("Responder")
+    responses_mode(page)
+    answer = "The capital of France is **Paris**, a city on the Seine with about two million people."
+    server.scripted.delay = 0.12
+    say(server, answer)
+    page.send("What is the capital of France?")
+
+    # The text streams in: some of it shows while the response is still in progress.
+    def partial(d):
+        text, status = page.text(".message.assistant .markdown"), page.status()
+        return (text, status) if text else None
+
+    text, status = page.wait(partial)
+    assert status == "in_progress" and "two million people" not in text, (text, status)
+    page.wait(lambda d: page.status() == "completed")
+    page.wait_text(".message.assistant .markdown", "two million people")
+    assert page.text(".message.assistant strong") == "Paris"  # Markdown rendered, as in Assistants mode
+    assert page.text("#inspector-title") == "Response items"
+
+    # The inspector lists the response's output items, as the API returns them.
+    response_id = page.text("#run-summary code")
+    assert response_id.startswith("resp_")
+    client = sdk_client(server.base_url)
+    response = client.responses.retrieve(response_id)
+    assert response.status == "completed"
+    page.wait(lambda d: page.all('#steps .item[data-type="message"]'))
+    shown = page.d.execute_script("""return [...document.querySelectorAll('#steps .item')].map((c) => ({
+        type: c.dataset.type, id: c.dataset.id, status: c.querySelector('.status') && c.querySelector('.status').innerText,
+        texts: [...c.querySelectorAll('.item-text')].map((t) => t.textContent)}));""")
+    assert [(s["type"], s["id"], s["status"]) for s in shown] == [(o.type, o.id, o.status) for o in response.output]
+    message = next(o for o in response.output if o.type == "message")
+    assert message.content[0].text == answer
+    assert next(s for s in shown if s["type"] == "message")["texts"] == [answer]
+    # Usage: input, output and cached tokens.
+    usage = page.text("#response-usage")
+    assert f"{response.usage.input_tokens} input + {response.usage.output_tokens} output tokens" in usage
+    assert f"({response.usage.input_tokens_details.cached_tokens} cached)" in usage
+    assert page.text("#run-ttft").startswith("first token") and page.text("#run-rate").endswith("tokens/s")
+    page.screenshot("chat-responses")
+
+    # The stream was response.* events, numbered, with no [DONE] line.
+    page.click("#raw-toggle")
+    events = page.text("#raw-events")
+    assert events.index("event: response.created") < events.index("event: response.output_text.delta") \
+        < events.index("event: response.completed")
+    assert "[DONE]" not in events and "thread.run" not in events and '"sequence_number":0' in events
+    page.click("#run-json")
+    assert json.loads(page.text("#raw-object"))["id"] == response_id
+    page.click("#raw-close")
+
+    # The conversation holds the user's message and the answer; it is a thread of the list too.
+    conv = conversation_id(page)
+    assert response.conversation.id == conv
+    items = client.conversations.items.list(conv, order="asc").data
+    assert [(i.type, i.role) for i in items] == [("message", "user"), ("message", "assistant")]
+    assert items[0].content[0].text == "What is the capital of France?"
+    assert items[1].id == message.id and items[1].content[0].text == answer
+    # The user's message shown is the stored one.
+    page.wait(lambda d: ids_in(page, ".message.user") == [items[0].id])
+
+    page.click("#new-thread")
+    page.wait_text("#thread-list li .meta", "conversation")
+    page.click(f'#thread-list li[data-id="{conv}"]')
+    page.wait_text(".message.assistant .markdown", "two million people")
+    page.wait(lambda d: page.text("#run-summary code") == response_id)
+    page.wait(lambda d: page.all('#steps .item[data-type="message"]'))
+    client.close()
+    assert not page.error_banner()
+
+
+def test_responses_mode_sends_the_assistants_tools_and_shows_the_code_call(page, server):
+    from conftest import sdk_client
+
+    page.create_assistant("Responses Tutor", code=True)
+    responses_mode(page)
+    say(server, "```python\nprint(149 * 84)\n```", "The answer is 12516.")
+    page.send("What is 149 * 84? Use code.")
+    page.wait(lambda d: page.status() == "completed")
+    page.wait_text(".message.assistant .markdown", "The answer is 12516.")
+    page.wait(lambda d: page.all('#steps .item[data-type="code_interpreter_call"]'))
+    page.wait_text('#steps .item[data-type="code_interpreter_call"] .step-code', "print(149 * 84)")
+    page.wait_text('#steps .item[data-type="code_interpreter_call"] .step-logs', "12516")
+
+    client = sdk_client(server.base_url)
+    response = client.responses.retrieve(page.text("#run-summary code"))
+    assert [t.type for t in response.tools] == ["code_interpreter"]
+    assert response.instructions.startswith("You are a personal math tutor.")
+    assert [o.type for o in response.output] == ["code_interpreter_call", "message"]
+    assert page.texts("#steps .item .item-type") == ["code_interpreter_call", "message"]
+    client.close()
+    assert not page.error_banner()
+
+
+def test_responses_mode_function_call_output_goes_back_as_the_next_input(page, server):
+    page.create_assistant("Responses Weather", function=FUNCTION)
+    responses_mode(page)
+    say(server, '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
+        "It is sunny in Paris today.")
+    page.send("What is the weather in Paris?")
+    page.wait(lambda d: page.all('#steps .item[data-type="function_call"]'))
+    page.wait_text('#steps .item[data-type="function_call"] .function-name', "get_weather")
+    assert '"city": "Paris"' in page.text('#steps .item[data-type="function_call"] .function-args')
+    page.wait(lambda d: page.find("#action-form").is_displayed())
+    page.type("#action-form textarea.tool-output", '{"sky": "sunny", "celsius": 24}')
+    page.click("#submit-outputs")
+    page.wait_text(".message.assistant .markdown", "It is sunny in Paris today.")
+    page.wait(lambda d: page.status() == "completed")
+    page.wait(lambda d: page.all('#steps .item[data-type="message"]'))
+    assert not page.find("#action-form").is_displayed()
     assert not page.error_banner()

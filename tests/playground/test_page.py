@@ -72,3 +72,14 @@ def test_no_file_of_the_page_points_at_another_host():
 
 def test_the_embedded_server_tells_where_its_page_is(shared_server):
     assert httpx.get(shared_server.playground_url).headers["content-type"].startswith("text/html")
+
+
+def test_the_chat_offers_both_apis_and_the_page_speaks_only_to_v1():
+    html = (STATIC / "index.html").read_text()
+    select = re.search(r'<select id="chat-api"[^>]*>(.*?)</select>', html, flags=re.S)
+    assert select, "the chat has an API switch"
+    assert re.findall(r'<option value="(\w+)"', select.group(1)) == ["assistants", "responses"]
+    app = _code_without_comments(STATIC / "app.js")
+    # Responses mode goes through the public API: /v1/responses in a /v1/conversations one.
+    assert 'api.stream("/responses"' in app and 'api.post("/conversations"' in app
+    assert "fetch(`/v1${path}" in app and not re.search(r"fetch\(\s*[\"'`](?!/v1)", app)

@@ -9,6 +9,7 @@ const INCLUDE_CONTENT = "step_details.tool_calls[*].file_search.results[*].conte
 const TERMINAL = new Set(["completed", "failed", "cancelled", "expired", "incomplete"]);
 const THREADS_KEY = "local-assistants.playground.threads";
 const KEY_KEY = "local-assistants.playground.api-key";
+const API_MODE_KEY = "local-assistants.playground.api";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -290,6 +291,8 @@ const chat = {
   steps: new Map(),   // its steps, id -> step
   streaming: false,
   timing: null,       // {sent, firstToken, ended}
+  response: null,     // Responses mode: the response shown in the inspector
+  items: [],          // its output items, by output_index
 };
 
 function renderThreadList() {
@@ -301,11 +304,12 @@ function renderThreadList() {
     list.append(el("li", { class: chat.thread && chat.thread.id === t.id ? "selected" : "", "data-id": t.id,
       onclick: () => openThread(t.id) },
     el("span", { class: "title", text: t.title || "(no message yet)" }),
-    el("span", { class: "meta", text: when(t.created_at) }),
+    el("span", { class: "meta", text: t.api === "responses" ? `conversation · ${when(t.created_at)}` : when(t.created_at) }),
     el("button", { type: "button", class: "danger small", title: "Delete this thread", onclick: async (e) => {
       e.stopPropagation();
       if (!confirm("Delete this thread?")) return;
-      try { await api.del(`/threads/${t.id}`); } catch (err) { if (err.status !== 404) throw err; }
+      const path = t.api === "responses" ? `/conversations/${t.id}` : `/threads/${t.id}`;
+      try { await api.del(path); } catch (err) { if (err.status !== 404) throw err; }
       forgetThread(t.id);
       if (chat.thread && chat.thread.id === t.id) newThread();
       renderThreadList();
@@ -343,7 +347,7 @@ async function openThread(id) {
   chat.oldestCursor = null;
   await loadMessages();
   const runs = await api.get(`/threads/${id}/runs`, { limit: 1 });
-  if (runs.data.length) await loadRun(runs.data[0]);
+  if (runs.data.length) await inspect(runs.data[0]);
   else showRun(null);
 }
 
@@ -372,7 +376,9 @@ function fillMessage(node, m) {
   const head = el("div", { class: "message-head" },
     el("span", { class: "role", text: m.role }),
     m.status && m.status !== "completed" ? el("span", { class: `status ${m.status}`, text: m.status }) : null,
-    m.run_id ? el("button", { type: "button", class: "small", title: "Show this run's steps", onclick: () => loadRun({ id: m.run_id }) }, "run steps") : null,
+    m.run_id ? (isResponseId(m.run_id)
+      ? el("button", { type: "button", class: "small", title: "Show this response's output items", onclick: () => loadResponse(m.run_id) }, "output items")
+      : el("button", { type: "button", class: "small", title: "Show this run's steps", onclick: () => loadRun({ id: m.run_id }) }, "run steps")) : null,
     jsonButton(() => chat.messages.get(m.id) || m));
   const body = el("div", { class: "message-body" });
   for (const part of m.content || []) {
@@ -495,6 +501,7 @@ function setStreaming(on) {
 }
 
 async function send() {
+  if (apiMode() === "responses") return sendResponse();
   const text = $("#prompt").value.trim();
   if (!text || chat.streaming) return;
   const assistantId = $("#chat-assistant").value;
@@ -518,6 +525,7 @@ async function send() {
 }
 
 async function streamRun(path, body) {
+  leaveResponse();
   setStreaming(true);
   raw.events = [];
   $("#raw-events").textContent = "";
@@ -580,6 +588,7 @@ function handleEvent(event, data) {
 // ---------------------------------------------------------------- the run-step inspector
 
 function showRun(run) {
+  leaveResponse();
   chat.run = run;
   chat.steps.clear();
   $("#steps").replaceChildren();
@@ -592,7 +601,7 @@ async function loadRun(runRef) {
   const threadId = chat.thread.id;
   const run = runRef.status ? runRef : await api.get(`/threads/${threadId}/runs/${runRef.id}`);
   const steps = await api.all(`/threads/${threadId}/runs/${run.id}/steps`, { order: "asc", "include[]": INCLUDE_CONTENT });
-  if (!chat.run || chat.run.id !== run.id) showRun(run);
+  if (!chat.run || chat.run.id !== run.id || chat.response) showRun(run);
   chat.run = run;
   chat.steps.clear();
   $("#steps").replaceChildren();
@@ -696,6 +705,7 @@ function renderActionForm() {
 
 async function submitOutputs(e) {
   e.preventDefault();
+  if (chat.response) return submitResponseOutputs();
   const run = chat.run;
   const outputs = $$("textarea.tool-output", $("#action-form")).map((t) => ({ tool_call_id: t.dataset.callId, output: t.value }));
   $("#action-form").hidden = true;
@@ -706,6 +716,418 @@ async function stop() {
   if (!chat.run) return;
   const run = await api.post(`/threads/${chat.run.thread_id}/runs/${chat.run.id}/cancel`, {});
   if (chat.run.id === run.id && !TERMINAL.has(chat.run.status)) { chat.run = run; renderStats(); }
+}
+
+// ---------------------------------------------------------------- Responses mode
+// The same chat through POST /v1/responses: each turn is a response in a conversation (a
+// conversation is a thread here, so the thread list and the messages show it too), its
+// stream is response.* events, and the inspector shows the response's output items.
+
+const RESPONSE_SNAPSHOTS = new Set(["response.created", "response.queued", "response.in_progress",
+  "response.completed", "response.incomplete", "response.failed"]);
+const RESPONSE_TERMINAL = new Set(["completed", "incomplete", "failed", "cancelled"]);
+
+const apiMode = () => ($("#chat-api").value === "responses" ? "responses" : "assistants");
+const isResponseId = (id) => typeof id === "string" && id.startsWith("resp_");
+
+function showApiMode() {
+  $("#api-hint").hidden = apiMode() !== "responses";
+}
+
+// The latest run of a thread, or a message's: a response's items, or a run's steps.
+function inspect(run) {
+  return isResponseId(run.id) ? loadResponse(run.id) : loadRun(run);
+}
+
+// Back to the run-step inspector (the Assistants view of what is shown).
+function leaveResponse() {
+  if (!chat.response && $("#inspector-title").textContent === "Run steps") return;
+  chat.response = null;
+  chat.items = [];
+  $("#inspector-title").textContent = "Run steps";
+}
+
+// The request a turn makes: the chosen assistant's model, instructions and tools, in the
+// Responses shapes (none chosen: the server's default model, no tools).
+async function responseSettings() {
+  const assistantId = $("#chat-assistant").value;
+  const body = {};
+  if (!assistantId) return body;
+  const a = await api.get(`/assistants/${assistantId}`);
+  body.model = a.model;
+  if (a.instructions) body.instructions = a.instructions;
+  if (a.temperature !== null && a.temperature !== undefined) body.temperature = a.temperature;
+  const res = a.tool_resources || {};
+  const tools = [];
+  const include = [];
+  for (const t of a.tools || []) {
+    if (t.type === "code_interpreter") {
+      const fileIds = (res.code_interpreter || {}).file_ids || [];
+      tools.push({ type: "code_interpreter", container: fileIds.length ? { type: "auto", file_ids: fileIds } : { type: "auto" } });
+      include.push("code_interpreter_call.outputs");
+    } else if (t.type === "file_search") {
+      const ids = (res.file_search || {}).vector_store_ids || [];
+      if (!ids.length) continue; // a Responses file search names its stores
+      tools.push({ type: "file_search", vector_store_ids: ids });
+      include.push("file_search_call.results");
+    } else if (t.type === "function") {
+      const fn = t.function || {};
+      const tool = { type: "function", name: fn.name };
+      if (fn.description) tool.description = fn.description;
+      if (fn.parameters) tool.parameters = fn.parameters;
+      if (typeof fn.strict === "boolean") tool.strict = fn.strict;
+      tools.push(tool);
+    }
+  }
+  if (tools.length) body.tools = tools;
+  if (include.length) body.include = include;
+  const rf = a.response_format;
+  if (rf && rf !== "auto" && rf.type === "json_object") body.text = { format: { type: "json_object" } };
+  if (rf && rf !== "auto" && rf.type === "json_schema" && rf.json_schema) {
+    const format = { type: "json_schema" };
+    for (const k of ["name", "schema", "strict", "description"]) {
+      if (rf.json_schema[k] !== null && rf.json_schema[k] !== undefined) format[k] = rf.json_schema[k];
+    }
+    body.text = { format };
+  }
+  return body;
+}
+
+// The conversation the chat is in: the open thread, or a new conversation.
+async function ensureConversation(title) {
+  if (chat.thread) return chat.thread.id;
+  chat.thread = await api.post("/conversations", {});
+  rememberThread({ id: chat.thread.id, title: title.slice(0, 80), created_at: chat.thread.created_at,
+    assistant_id: $("#chat-assistant").value || null, api: "responses" });
+  $("#thread-title").textContent = title.slice(0, 80);
+  $("#thread-json").hidden = false;
+  renderThreadList();
+  return chat.thread.id;
+}
+
+async function sendResponse() {
+  const text = $("#prompt").value.trim();
+  if (!text || chat.streaming) return;
+  setStreaming(true);
+  try {
+    const settings = await responseSettings();
+    const conversation = await ensureConversation(text);
+    // Shown now; the stored message replaces it once the response is done.
+    upsertMessage({ id: `local-${Date.now()}`, object: "thread.message", role: "user", thread_id: conversation, local: true,
+      content: [{ type: "text", text: { value: text, annotations: [] } }] });
+    $("#prompt").value = "";
+    const { model, instructions, tools, ...rest } = settings;
+    await streamResponse({ model, input: text, conversation, instructions, tools, ...rest });
+  } finally {
+    setStreaming(false);
+  }
+}
+
+async function streamResponse(body) {
+  setStreaming(true);
+  $("#stop").disabled = true; // a response made without background=true cannot be cancelled
+  raw.events = [];
+  $("#raw-events").textContent = "";
+  chat.timing = { sent: performance.now(), firstToken: null, ended: null, runId: null };
+  showResponse(null);
+  for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
+  try {
+    const res = await api.stream("/responses", body);
+    for await (const { event, data } of readEvents(res)) {
+      recordEvent(event, data);
+      if (data === "[DONE]") break; // not in a Responses stream, but harmless
+      handleResponseEvent(event, JSON.parse(data));
+    }
+  } finally {
+    setStreaming(false);
+  }
+  if (chat.response) await finishResponse(chat.response.id);
+}
+
+// An output item's message, in the thread-message shape the chat renders.
+function itemMessage(item, responseId) {
+  const status = item.status === "in_progress" ? "in_progress" : item.status === "incomplete" ? "incomplete" : "completed";
+  return { id: item.id, object: "thread.message", role: item.role || "assistant", status, run_id: responseId,
+    thread_id: chat.thread ? chat.thread.id : null,
+    content: (item.content || []).filter((p) => p.type === "output_text" || p.type === "input_text")
+      .map((p) => ({ type: "text", text: { value: p.text || "", annotations: [] } })) };
+}
+
+function syncMessage(item, now = false) {
+  if (item.type !== "message" || item.role !== "assistant" || !chat.response) return;
+  const m = itemMessage(item, chat.response.id);
+  chat.messages.set(m.id, m);
+  if (now) upsertMessage(m);
+  else renderSoon(m.id);
+}
+
+function handleResponseEvent(event, data) {
+  const t = chat.timing;
+  if (event === "error" || data.type === "error") {
+    throw new ApiError(data.message || (data.error && data.error.message) || "The response's stream failed.", 500);
+  }
+  if (RESPONSE_SNAPSHOTS.has(event) && data.response) {
+    const r = data.response;
+    if (!chat.response || chat.response.id !== r.id) showResponse(r);
+    chat.response = r;
+    t.runId = r.id;
+    if (RESPONSE_TERMINAL.has(r.status)) t.ended = performance.now();
+    (r.output || []).forEach((item, i) => { if (!chat.items[i]) setItem(i, structuredClone(item)); });
+    renderResponseHead();
+    renderResponseStats();
+    renderResponseActionForm();
+    return;
+  }
+  const i = data.output_index;
+  if (event === "response.output_item.added" || event === "response.output_item.done") {
+    const item = structuredClone(data.item);
+    setItem(i, item);
+    syncMessage(item, true);
+    return;
+  }
+  const item = chat.items[i];
+  if (!item) return;
+  const part = () => {
+    item.content = item.content || [];
+    if (!item.content[data.content_index]) item.content[data.content_index] = { type: "output_text", text: "", annotations: [] };
+    return item.content[data.content_index];
+  };
+  if (event === "response.content_part.added") {
+    if (!(item.content || [])[data.content_index]) { item.content = item.content || []; item.content[data.content_index] = structuredClone(data.part); }
+  } else if (event === "response.output_text.delta") {
+    if (!t.firstToken) t.firstToken = performance.now();
+    part().text += data.delta;
+  } else if (event === "response.output_text.done") {
+    part().text = data.text;
+  } else if (event === "response.output_text.annotation.added") {
+    const p = part();
+    p.annotations = p.annotations || [];
+    p.annotations[data.annotation_index] = data.annotation;
+  } else if (event === "response.content_part.done") {
+    item.content = item.content || [];
+    item.content[data.content_index] = structuredClone(data.part);
+  } else if (event === "response.function_call_arguments.delta") {
+    if (!t.firstToken) t.firstToken = performance.now();
+    item.arguments = (item.arguments || "") + data.delta;
+  } else if (event === "response.function_call_arguments.done") {
+    item.arguments = data.arguments;
+    if (data.name) item.name = data.name;
+  } else if (event === "response.code_interpreter_call_code.delta") {
+    if (!t.firstToken) t.firstToken = performance.now();
+    item.code = (item.code || "") + data.delta;
+  } else if (event === "response.code_interpreter_call_code.done") {
+    item.code = data.code;
+  } else if (/^response\.(code_interpreter|file_search)_call\.[a-z_]+$/.test(event)) {
+    item.status = event.split(".").pop(); // in_progress, interpreting, searching, completed
+  } else {
+    return;
+  }
+  renderItemSoon(i);
+  syncMessage(item);
+}
+
+// After the stream: the stored response (its items as GET /v1/responses/{id} gives them),
+// and the stored messages (annotations, images) in place of what was streamed.
+async function finishResponse(responseId) {
+  await loadResponse(responseId);
+  const threadId = chat.thread && chat.thread.id;
+  if (!threadId || !chat.response || chat.response.id !== responseId) return;
+  for (const item of chat.response.output || []) {
+    if (item.type !== "message") continue;
+    try { upsertMessage(await api.get(`/threads/${threadId}/messages/${item.id}`)); } catch (err) { if (err.status !== 404) throw err; }
+  }
+  const input = await api.get(`/responses/${responseId}/input_items`, { order: "asc", limit: 100 });
+  const given = input.data.filter((it) => it.type === "message" && it.role === "user");
+  const locals = $$("#messages .message.user").filter((n) => n.dataset.id.startsWith("local-"));
+  for (const [n, node] of locals.entries()) {
+    const it = given[given.length - locals.length + n];
+    if (!it) continue;
+    let m;
+    try { m = await api.get(`/threads/${threadId}/messages/${it.id}`); } catch (err) { if (err.status === 404) continue; throw err; }
+    chat.messages.delete(node.dataset.id);
+    chat.messages.set(m.id, m);
+    node.replaceWith(messageNode(m));
+  }
+}
+
+// ---- the inspector: a response's output items
+
+function showResponse(response) {
+  chat.run = null;
+  chat.steps.clear();
+  chat.response = response;
+  chat.items = [];
+  $("#steps").replaceChildren();
+  $("#inspector-title").textContent = "Response items";
+  renderResponseHead();
+  renderResponseStats();
+  renderResponseActionForm();
+}
+
+async function loadResponse(responseId) {
+  const response = await api.get(`/responses/${responseId}`);
+  showResponse(response);
+  (response.output || []).forEach((item, i) => setItem(i, item));
+}
+
+function usageText(u) {
+  const cached = (u.input_tokens_details || {}).cached_tokens || 0;
+  return `${u.input_tokens} input + ${u.output_tokens} output tokens (${cached} cached)`;
+}
+
+function renderResponseHead() {
+  const r = chat.response;
+  $("#run-json").hidden = !r;
+  const summary = $("#run-summary");
+  if (!r) { summary.textContent = "Output items of the latest response appear here."; return; }
+  summary.replaceChildren(...[el("code", { text: r.id }), " ", el("span", { class: `status ${r.status}`, text: r.status }),
+    " · ", el("span", { text: r.model }),
+    r.usage ? el("span", { id: "response-usage", class: "meta", text: usageText(r.usage) }) : null,
+    r.error ? el("div", { class: "form-error", text: `${r.error.code}: ${r.error.message}` }) : null].filter(Boolean));
+}
+
+function renderResponseStats() {
+  const r = chat.response;
+  const stats = $("#run-stats");
+  if (!r) { stats.replaceChildren(); return; }
+  const t = chat.timing && chat.timing.runId === r.id ? chat.timing : null;
+  const parts = [el("span", { class: `status ${r.status}`, id: "run-status", text: r.status })];
+  if (r.usage) parts.push(el("span", { id: "run-usage", text: usageText(r.usage) }));
+  if (t && t.firstToken) parts.push(el("span", { id: "run-ttft", text: `first token ${((t.firstToken - t.sent) / 1000).toFixed(2)} s` }));
+  if (t && t.firstToken && t.ended && r.usage && t.ended > t.firstToken) {
+    const rate = r.usage.output_tokens / ((t.ended - t.firstToken) / 1000);
+    parts.push(el("span", { id: "run-rate", text: `${rate.toFixed(1)} tokens/s` }));
+  }
+  if (r.error) parts.push(el("span", { class: "form-error", text: `${r.error.code}: ${r.error.message}` }));
+  if (r.incomplete_details) parts.push(el("span", { text: `incomplete: ${r.incomplete_details.reason}` }));
+  stats.replaceChildren(...parts);
+}
+
+function setItem(index, item) {
+  chat.items[index] = item;
+  renderItem(index);
+}
+
+const pendingItems = new Set();
+function renderItemSoon(index) {
+  if (pendingItems.size === 0) {
+    setTimeout(() => {
+      for (const i of pendingItems) if (chat.items[i]) renderItem(i);
+      pendingItems.clear();
+    }, RENDER_MS);
+  }
+  pendingItems.add(index);
+}
+
+function renderItem(index) {
+  const item = chat.items[index];
+  let card = document.getElementById(`item-${index}`);
+  if (!card) {
+    card = el("div", { class: "step item", id: `item-${index}` });
+    const next = [...$("#steps").children].find((c) => Number(c.dataset.index) > index);
+    $("#steps").insertBefore(card, next || null);
+  }
+  card.dataset.index = String(index);
+  card.dataset.id = item.id || "";
+  card.dataset.type = item.type;
+  const head = el("div", { class: "step-head" },
+    el("strong", { class: "item-type", text: item.type }),
+    el("code", { class: "item-id", text: item.id || "" }),
+    item.status ? el("span", { class: `status ${item.status}`, text: item.status }) : null,
+    jsonButton(() => chat.items[index] || item));
+  card.replaceChildren(head, itemBody(item));
+}
+
+function itemBody(item) {
+  const body = el("div", { class: item.type === "message" ? "step-body item-body" : "step-body item-body tool-call" });
+  if (item.type === "message") {
+    body.append(el("div", { class: "item-meta", text: `role: ${item.role}` }));
+    for (const p of item.content || []) {
+      if (p.type === "output_text" || p.type === "input_text") {
+        body.append(el("div", { class: "item-text", text: p.text || "" }));
+        if ((p.annotations || []).length) {
+          body.append(el("div", { class: "item-meta", text: `annotations: ${p.annotations.map((a) => `${a.type} ${a.filename || a.file_id || ""}`.trim()).join(", ")}` }));
+        }
+      } else if (p.type === "refusal") body.append(el("div", { class: "form-error", text: p.refusal }));
+    }
+  } else if (item.type === "function_call") {
+    let args = item.arguments || "";
+    try { args = JSON.stringify(JSON.parse(args), null, 2); } catch (_) { /* still streaming */ }
+    body.append(el("div", { class: "label" }, "Function ", el("code", { class: "function-name", text: item.name || "" })),
+      el("div", { class: "item-meta", text: `call_id ${item.call_id || ""}` }),
+      el("pre", { class: "code function-args", text: args }));
+  } else if (item.type === "function_call_output") {
+    body.append(el("div", { class: "item-meta", text: `call_id ${item.call_id || ""}` }),
+      el("div", { class: "label", text: "Output" }), el("pre", { class: "step-logs", text: String(item.output ?? "") }));
+  } else if (item.type === "code_interpreter_call") {
+    body.append(el("div", { class: "label", text: "Code" }), el("pre", { class: "code step-code", text: item.code || "" }));
+    for (const out of item.outputs || []) {
+      if (out.type === "logs") body.append(el("div", { class: "label", text: "Output" }), el("pre", { class: "step-logs", text: out.logs }));
+      else if (out.type === "image") body.append(imageAt(out.url));
+    }
+    if (item.container_id) body.append(el("div", { class: "item-meta", text: `container ${item.container_id}` }));
+  } else if (item.type === "file_search_call") {
+    for (const q of item.queries || []) body.append(el("div", { class: "label" }, "Search: ", el("q", { class: "search-query", text: q })));
+    if (item.results === null || item.results === undefined) body.append(el("div", { class: "meta", text: "results not included" }));
+    else if (!item.results.length) body.append(el("div", { class: "meta", text: "no results" }));
+    for (const r of item.results || []) {
+      body.append(el("div", { class: "result" },
+        el("div", { class: "result-head" }, el("strong", { text: r.filename || r.file_id }),
+          el("span", { class: "score", text: `score ${Number(r.score).toFixed(3)}` })),
+        r.text ? el("pre", { class: "chunk", text: r.text }) : null));
+    }
+  } else {
+    body.append(el("pre", { class: "code", text: JSON.stringify(item, null, 2) }));
+  }
+  return body;
+}
+
+// A code call's image, named by its content's URL: a stored file's (fetched with the key,
+// cached), or a container file's.
+function imageAt(url) {
+  const m = /^\/v1\/files\/([^/]+)\/content$/.exec(url || "");
+  if (m) return imageOf(m[1]);
+  const img = el("img", { class: "inline-image", alt: `image ${url}` });
+  if (!url || !url.startsWith("/v1/")) return img;
+  request("GET", url.slice(3)).then((res) => res.blob()).then((b) => { img.src = URL.createObjectURL(b); },
+    (err) => { img.alt = `image ${url}: ${err.message}`; });
+  return img;
+}
+
+// A response that ends with function calls: their outputs, typed here, go back as the
+// next response's input, in the same conversation.
+function pendingCalls(response) {
+  const out = response ? response.output || [] : [];
+  const answered = new Set(out.filter((i) => i.type === "function_call_output").map((i) => i.call_id));
+  return out.filter((i) => i.type === "function_call" && !answered.has(i.call_id));
+}
+
+function renderResponseActionForm() {
+  const form = $("#action-form");
+  const r = chat.response;
+  const calls = r && r.status === "completed" && !chat.streaming ? pendingCalls(r) : [];
+  if (!calls.length) { form.hidden = true; form.replaceChildren(); delete form.dataset.runId; return; }
+  if (form.dataset.runId === r.id && !form.hidden) return;
+  form.dataset.runId = r.id;
+  form.replaceChildren(el("h3", { text: "The response asks for function outputs" }),
+    ...calls.map((c) => el("label", { class: "tool-output-field" },
+      el("span", {}, el("code", { text: c.name }), " ", el("code", { class: "meta", text: c.arguments })),
+      el("textarea", { class: "tool-output", rows: 2, "data-call-id": c.call_id, placeholder: "The function's result, e.g. JSON" }))),
+    el("button", { type: "submit", id: "submit-outputs" }, "Submit outputs"));
+  form.hidden = false;
+}
+
+async function submitResponseOutputs() {
+  if (chat.streaming || !chat.thread) return;
+  const input = $$("textarea.tool-output", $("#action-form")).map((t) => ({ type: "function_call_output", call_id: t.dataset.callId, output: t.value }));
+  $("#action-form").hidden = true;
+  setStreaming(true);
+  try {
+    const { model, instructions, tools, ...rest } = await responseSettings();
+    await streamResponse({ model, input, conversation: chat.thread.id, instructions, tools, ...rest });
+  } finally {
+    setStreaming(false);
+  }
 }
 
 // ---------------------------------------------------------------- assistants
@@ -1038,7 +1460,13 @@ function wire() {
   $("#action-form").addEventListener("submit", guard(submitOutputs));
   $("#older-messages").addEventListener("click", guard(loadMessages));
   $("#thread-json").addEventListener("click", () => showJson(chat.thread));
-  $("#run-json").addEventListener("click", () => showJson(chat.run));
+  $("#run-json").addEventListener("click", () => showJson(chat.response || chat.run));
+  $("#chat-api").value = localStorage.getItem(API_MODE_KEY) === "responses" ? "responses" : "assistants";
+  $("#chat-api").addEventListener("change", () => {
+    localStorage.setItem(API_MODE_KEY, apiMode());
+    showApiMode();
+  });
+  showApiMode();
 
   $("#assistant-new").addEventListener("click", guard(() => editAssistant(null)));
   $("#assistants-more").addEventListener("click", guard(() => loadAssistants(true)));
