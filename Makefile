@@ -27,7 +27,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install sandbox-tools browser-tools build-tools llama-server kernel-env run-local test screenshots fuzz bench serve models test-models doctor clean
+.PHONY: install sandbox-tools browser-tools node-sdk build-tools llama-server kernel-env run-local test screenshots fuzz bench serve models test-models doctor clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,18 @@ browser-tools:
 	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 install: $(STAMP) sandbox-tools kernel-env
+
+# The official `openai` Node SDK for tests/api/test_node_sdk.py, installed by npm from the
+# committed lockfile into tests/node/node_modules (git-ignored; nothing global). Idempotent:
+# npm ci runs again only when package.json or package-lock.json is newer than the install.
+NODE_SDK_DIR := tests/node
+NODE_SDK_STAMP := $(NODE_SDK_DIR)/node_modules/.installed
+node-sdk: $(NODE_SDK_STAMP)
+
+$(NODE_SDK_STAMP): $(NODE_SDK_DIR)/package.json $(NODE_SDK_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20 or newer) is needed for the Node SDK tests"; exit 1; }
+	cd $(NODE_SDK_DIR) && npm ci --no-audit --no-fund
+	touch $@
 
 # The concurrency benchmark's peer: llama.cpp's own server, built from the llama.cpp that
 # the pinned llama-cpp-python's source package vendors (the engine the runtime links),
@@ -96,7 +108,7 @@ test-models: models
 run-local: install models
 	$(PY) -m local_assistants.demo
 
-test: install test-models browser-tools
+test: install test-models browser-tools node-sdk
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The playground's screenshots in docs/ (README, "Playground"), taken again by its browser tests.
