@@ -25,7 +25,7 @@ from .services.containers import ContainersService
 from .services.conversations import ConversationsService
 from .services.events import EventBus
 from .services.response_events import ResponseEvents
-from .services.responses import ResponsesService, parse_inline
+from .services.responses import ResponsesService, is_response, parse_inline
 from .services.executor import RunExecutor
 from .services.recorder import RunRecorder
 from .services.file_batches import FileBatchesService
@@ -144,7 +144,8 @@ class Runtime:
                                     requires_action_expiry_s=self.settings.requires_action_expiry_s)
         self.worker = RunWorker(self.executor, self.recorder, max_concurrent=self.settings.concurrent_runs,
                                 housekeeping=[self.kernels.reap_idle, self.containers.expire_idle,
-                                              self.response_events.prune])
+                                              self.response_events.prune],
+                                on_interrupted=self._response_interrupted)
         self.runs = RunsService(self.store, self.messages, self.threads, recorder=self.recorder,
                                 enqueue=self.worker.enqueue, request_cancel=self.executor.request_cancel,
                                 check_model=self._check_requested_model,
@@ -166,6 +167,11 @@ class Runtime:
             return self.responses.retrieve(response_id, as_created=True)
         except NotFoundError:
             return None
+
+    def _response_interrupted(self, run: dict) -> None:
+        """A response the server stopped under ends its stream too (``response.failed``)."""
+        if is_response(run["id"]):
+            self.response_events.emit_status(run["id"], "response.failed")
 
     def _response_ended(self, response_id: str) -> None:
         """A response not to be stored leaves nothing behind once its last event is out."""

@@ -99,3 +99,40 @@ def test_requires_action_runs_expire_at_expires_at(tmp_path):
         rt.worker.expire_waiting()
         expired = rt.runs.get(run["id"])
         assert expired["status"] == "expired" and expired["expires_at"] is None
+
+
+def test_a_killed_server_fails_the_response_in_progress_and_runs_the_queued_one(tmp_path):
+    """Background responses are runs: one in progress at a kill -9 ends failed (server_error),
+    its stored stream ends with response.failed; one still queued completes after the restart."""
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    env = dict(os.environ, LOCAL_ASSISTANTS_DATA_DIR=str(data_dir), LOCAL_ASSISTANTS_MODELS_DIR=str(MODELS_DIR),
+               LOCAL_ASSISTANTS_DEFAULT_MODEL=TEST_MODEL, LOCAL_ASSISTANTS_MAX_CONCURRENT_RUNS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "local_assistants.cli", "serve", "--port", str(port),
+                             "--log-level", "warning"], env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _healthy(base), timeout=60)
+        client = sdk_client(base + "/v1")
+        long = client.responses.create(model="gpt-4o", input="Write a very long essay about rivers.",
+                                       background=True, max_output_tokens=3000, temperature=1.0)
+        wait_for(lambda: client.responses.retrieve(long.id).output, timeout=60)
+        queued = client.responses.create(model="gpt-4o", input="Say hi.", background=True, max_output_tokens=16)
+        assert client.responses.retrieve(long.id).status == "in_progress"
+        assert client.responses.retrieve(queued.id).status == "queued"
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    with LocalAssistants(make_settings(tmp_path)) as la:
+        client = sdk_client(la.base_url)
+        failed = client.responses.retrieve(long.id)
+        assert failed.status == "failed" and failed.error.code == "server_error"
+        assert failed.output[0].status == "incomplete"
+        events = list(client.responses.retrieve(long.id, stream=True, starting_after=-1))
+        assert events[-1].type == "response.failed"
+        assert [e.sequence_number for e in events] == list(range(len(events)))
+        done = wait_for(lambda: (r := client.responses.retrieve(queued.id)).status in ("completed", "incomplete")
+                        and r, timeout=120)
+        assert done.output_text

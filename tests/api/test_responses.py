@@ -228,3 +228,37 @@ def test_input_tokens_and_delete(shared_client):
     shared_client.responses.delete(r.id)
     with pytest.raises(openai.NotFoundError):
         shared_client.responses.retrieve(r.id)
+
+
+def test_logprobs_are_included_when_asked(shared_client):
+    r = shared_client.responses.create(model="gpt-4o", input="Name a colour.", temperature=0, max_output_tokens=16,
+                                       include=["message.output_text.logprobs"], top_logprobs=2)
+    part = r.output[0].content[0]
+    assert part.logprobs and all(len(lp.top_logprobs) == 2 and lp.logprob <= 0 for lp in part.logprobs)
+    assert "".join(lp.token for lp in part.logprobs).strip() == part.text.strip()
+    assert r.usage.output_tokens == len(part.logprobs)
+    plain = shared_client.responses.retrieve(r.id)
+    assert plain.output[0].content[0].logprobs == []  # only when included
+
+
+def test_json_object_format_and_sampling_settings(shared_client):
+    r = shared_client.responses.create(model="gpt-4o", input="A JSON object about a cat.", max_output_tokens=60,
+                                       text={"format": {"type": "json_object"}}, temperature=0.2, top_p=0.9)
+    json.loads(r.output_text)
+    assert r.text.format.type == "json_object" and r.temperature == 0.2 and r.top_p == 0.9
+
+
+def test_max_tool_calls_makes_the_model_answer(scripted_server, scripted_client):
+    say(scripted_server, call_text("get_weather", {"city": "Rome"}))
+    first = scripted_client.responses.create(model="gpt-4o", input="Weather in Rome?", tools=[WEATHER],
+                                             max_tool_calls=1, parallel_tool_calls=False)
+    assert first.max_tool_calls == 1 and first.parallel_tool_calls is False
+    assert [o.type for o in first.output] == ["function_call"]
+
+
+def test_a_follow_up_reuses_the_cached_prompt(shared_client):
+    first = shared_client.responses.create(model="gpt-4o", input="Tell me about owls.", max_output_tokens=16,
+                                           temperature=0)
+    second = shared_client.responses.create(model="gpt-4o", input="And about cats?", max_output_tokens=16,
+                                            previous_response_id=first.id, temperature=0)
+    assert second.usage.input_tokens_details.cached_tokens > 0

@@ -34,10 +34,13 @@ call) before it is marked failed regardless."""
 class RunWorker:
     def __init__(self, executor: RunExecutor, recorder: RunRecorder, *, tick_s: float = 1.0,
                  max_concurrent: int = 1,
-                 housekeeping: Sequence[Callable[[], object]] = (), housekeeping_every_s: float = 30.0):
+                 housekeeping: Sequence[Callable[[], object]] = (), housekeeping_every_s: float = 30.0,
+                 on_interrupted: Callable[[dict], object] = lambda run: None):
         self.executor = executor
         self.housekeeping = list(housekeeping)
         self.housekeeping_every_s = housekeeping_every_s
+        self.on_interrupted = on_interrupted
+        """Told of each run failed because the server stopped under it (its events were not published)."""
         self._last_housekeeping = 0.0
         self.recorder = recorder
         self.store = recorder.store
@@ -159,6 +162,10 @@ class RunWorker:
             except RunMoved:
                 continue  # it ended meanwhile (the grace period's last token): nothing was written
             log.warning("run %s was in progress when the server stopped: marked failed", run["id"])
+            try:
+                self.on_interrupted(run)
+            except Exception:
+                log.exception("run %s: telling of its failure failed", run["id"])
 
     def _fail_interrupted(self, run: dict) -> None:
         """One transaction: the run's compare-and-set first (``RunMoved`` rolls it all back)."""
