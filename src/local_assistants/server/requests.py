@@ -13,8 +13,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from starlette.datastructures import FormData
+from starlette.formparsers import MultiPartException
+
 from ..core import validation as v
-from ..errors import InvalidRequestError
+from ..errors import InvalidRequestError, PayloadTooLargeError, UnknownParameterError
 from .schemas import PAGE, Body, Param
 
 
@@ -64,3 +67,36 @@ def with_poll_hint(request: Request, obj: dict) -> JSONResponse:
     this long between two GETs."""
     ms = runtime(request).settings.poll_after_ms
     return JSONResponse(obj, headers={"openai-poll-after-ms": str(ms)})
+
+
+MAX_FORM_FIELD_CHARS = 1024
+
+
+async def upload_form(request: Request, fields: frozenset[str] | set[str], max_bytes: int) -> FormData:
+    """A multipart upload's form, checked as a JSON body is: a body past the file limit
+    refused before it is read, known fields only, each once, valid Unicode, bounded."""
+    length = request.headers.get("content-length")
+    # A multipart body carries a little more than the file: allow 1 MiB of envelope.
+    if length and length.isdigit() and int(length) > max_bytes + (1 << 20):
+        raise PayloadTooLargeError(f"File is too large: the limit is {max_bytes} bytes.", param="file")
+    try:
+        form = await request.form(max_part_size=max_bytes + 1, max_fields=len(fields) * 2)
+    except MultiPartException as err:
+        raise InvalidRequestError(f"Could not parse the multipart body: {err.message}") from None
+    seen: set[str] = set()
+    for name, value in form.multi_items():
+        v.check_string(name, "form field name")
+        if name not in fields:
+            raise UnknownParameterError(name)
+        if name in seen:
+            raise InvalidRequestError(f"Invalid body: '{name}' was given more than once.", param=name)
+        seen.add(name)
+        if isinstance(value, str):
+            v.check_string(value, name)
+            if len(value) > MAX_FORM_FIELD_CHARS:
+                raise InvalidRequestError(f"Invalid '{name}': string too long. Expected a string with maximum "
+                                          f"length {MAX_FORM_FIELD_CHARS}, but got a string with length "
+                                          f"{len(value)} instead.", param=name)
+        elif value.filename is not None:
+            v.check_string(value.filename, "file")
+    return form

@@ -9,20 +9,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
-from starlette.formparsers import MultiPartException
 
 import openai.types.containers as sdk_containers
 
 from ..core import validation as v
-from ..errors import InvalidRequestError, PayloadTooLargeError, UnknownParameterError
+from ..errors import InvalidRequestError
 from ..services import containers as containers_service
 from . import schemas as s
-from .requests import call, json_body, page_params, query, runtime
+from .requests import call, json_body, page_params, query, runtime, upload_form
 
 router = APIRouter()
 Container = s.sdk.ContainerRetrieveResponse
 ContainerFile = sdk_containers.FileRetrieveResponse
-MAX_FORM_FIELD_CHARS = 1024
 
 
 # -- what the routes take and answer ------------------------------------------------------
@@ -93,29 +91,7 @@ async def create_container_file(container_id: str, request: Request):
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         body = await json_body(request, CREATE_CONTAINER_FILE)
         return await call(containers.create_file, container_id, file_id=body["file_id"])
-    limit = runtime(request).files.max_bytes
-    length = request.headers.get("content-length")
-    # A multipart body carries a little more than the file: allow 1 MiB of envelope.
-    if length and length.isdigit() and int(length) > limit + (1 << 20):
-        raise PayloadTooLargeError(f"File is too large: the limit is {limit} bytes.", param="file")
-    try:
-        form = await request.form(max_part_size=limit + 1, max_fields=4)
-    except MultiPartException as err:
-        raise InvalidRequestError(f"Could not parse the multipart body: {err.message}") from None
-    seen: set[str] = set()
-    for name, value in form.multi_items():
-        v.check_string(name, "form field name")
-        if name not in ("file", "file_id"):
-            raise UnknownParameterError(name)
-        if name in seen:
-            raise InvalidRequestError(f"Invalid body: '{name}' was given more than once.", param=name)
-        seen.add(name)
-        if isinstance(value, str):
-            v.check_string(value, name)
-            if len(value) > MAX_FORM_FIELD_CHARS:
-                raise InvalidRequestError(f"Invalid '{name}': string too long.", param=name)
-        elif value.filename is not None:
-            v.check_string(value.filename, "file")
+    form = await upload_form(request, {"file", "file_id"}, runtime(request).files.max_bytes)
     upload = form.get("file")
     file_id = form.get("file_id")
     try:

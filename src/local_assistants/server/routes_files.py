@@ -4,48 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
-from starlette.formparsers import MultiPartException
 
-from ..core import validation as v
-from ..errors import InvalidRequestError, PayloadTooLargeError, UnknownParameterError
+from ..errors import InvalidRequestError
 from . import schemas as s
-from .requests import call, query, runtime
+from .requests import call, query, runtime, upload_form
 
 router = APIRouter()
 FileObject = s.FileObject
-MAX_FORM_FIELD_CHARS = 1024
 
 
 @router.post("/files", **s.doc(form=s.UPLOAD_FORM, returns=FileObject))
 async def upload_file(request: Request):
     files = runtime(request).files
-    length = request.headers.get("content-length")
-    # A multipart body carries a little more than the file: allow 1 MiB of envelope.
-    if length and length.isdigit() and int(length) > files.max_bytes + (1 << 20):
-        raise PayloadTooLargeError(f"File is too large: the limit is {files.max_bytes} bytes.", param="file")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequestError("Expected a multipart/form-data body with 'file' and 'purpose'.")
-    try:
-        form = await request.form(max_part_size=files.max_bytes + 1, max_fields=len(s.UPLOAD_FIELDS) * 2)
-    except MultiPartException as err:
-        raise InvalidRequestError(f"Could not parse the multipart body: {err.message}") from None
-    # The same checks as a JSON body's: known fields only, each once, valid Unicode, bounded.
-    seen: set[str] = set()
-    for name, value in form.multi_items():
-        v.check_string(name, "form field name")
-        if name not in s.UPLOAD_FIELDS:
-            raise UnknownParameterError(name)
-        if name in seen:
-            raise InvalidRequestError(f"Invalid body: '{name}' was given more than once.", param=name)
-        seen.add(name)
-        if isinstance(value, str):
-            v.check_string(value, name)
-            if len(value) > MAX_FORM_FIELD_CHARS:
-                raise InvalidRequestError(f"Invalid '{name}': string too long. Expected a string with maximum "
-                                          f"length {MAX_FORM_FIELD_CHARS}, but got a string with length "
-                                          f"{len(value)} instead.", param=name)
-        elif value.filename is not None:
-            v.check_string(value.filename, "file")
+    form = await upload_form(request, s.UPLOAD_FIELDS, files.max_bytes)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise InvalidRequestError("Missing required parameter: 'file'.", param="file")
