@@ -49,7 +49,8 @@ def test_a_new_database_gets_every_migration_in_order_then_none(tmp_path):
 def test_migration_names_never_change():
     # Databases record each migration by its function's name: a renamed one would run again.
     assert [fn.__name__ for fn in MIGRATIONS] == ["_create_object_tables", "_create_token_counts",
-                                                  "_create_vector_store_tables", "_count_ingest_attempts"]
+                                                  "_create_vector_store_tables", "_count_ingest_attempts",
+                                                  "_create_responses_tables"]
 
 
 def test_migrations_recorded_once_and_not_reapplied(path):
@@ -148,3 +149,37 @@ def test_migration_upgrades_a_database_made_before_it(tmp_path):
     names = [r[0] for r in store.db.execute("SELECT name FROM _migrations")]
     assert names.count("_create_vector_store_tables") == 1
     store.close()
+
+
+def test_threads_made_before_the_items_table_get_their_items_in_order(tmp_path):
+    """A database of the Assistants API alone: on upgrade, each thread's messages and tool
+    calls (with a function's output after its call) become its conversation items."""
+    import json
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for fn in MIGRATIONS[:-1]:
+        fn(db)
+        db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", [fn.__name__])
+    for table in sqlite_migrations.RESPONSES_TABLE_COLUMNS:
+        db.execute(f"DROP TABLE [{table}]")  # what _create_object_tables made of the new names
+
+    def message(i, at):
+        return {"id": f"msg_{i}", "thread_id": "thread_a", "created_at": at, "role": "user", "content": []}
+
+    step = {"id": "step_1", "thread_id": "thread_a", "run_id": "run_1", "created_at": 20, "type": "tool_calls",
+            "step_details": {"type": "tool_calls", "tool_calls": [
+                {"id": "call_X", "type": "function", "function": {"name": "f", "arguments": "{}", "output": "1"}}]}}
+    for m in (message(1, 10), message(2, 30)):
+        db.execute("INSERT INTO messages (id, data, thread_id, run_id) VALUES (?, ?, ?, NULL)",
+                   [m["id"], json.dumps(m), "thread_a"])
+    db.execute("INSERT INTO run_steps (id, data, thread_id, run_id) VALUES (?, ?, ?, ?)",
+               ["step_1", json.dumps(step), "thread_a", "run_1"])
+    db.conn.close()
+    store = SQLiteStore(path)
+    try:
+        items = [i["item_id"] for i in store.find("items", thread_id="thread_a")]
+        assert items == ["msg_1", "fc_X", "fco_X", "msg_2"]
+    finally:
+        store.close()
