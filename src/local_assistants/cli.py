@@ -1,4 +1,4 @@
-"""The ``local-assistants`` command: setup, doctor, serve, models list|pull, demo, bench tutor."""
+"""The ``local-assistants`` command: setup, doctor, serve, models list|pull, mcp list, demo, bench tutor."""
 
 from __future__ import annotations
 
@@ -140,6 +140,40 @@ def _models_list(args: argparse.Namespace, settings: Settings) -> int:
         if path.name not in known:
             print(f"{path.name:24} {'yes':8} {path}")
     return 0
+
+
+def _mcp_list(args: argparse.Namespace, settings: Settings) -> int:
+    """The declared MCP servers and, unless ``--no-tools``, their tools (each server started or
+    reached once); status 1 when one could not be listed, 2 when the settings file is invalid."""
+    from .services.mcp_servers import McpConfigError, McpServers
+
+    servers = McpServers(settings.mcp_config, settings.data_dir / "mcp")
+    try:
+        declared = servers.servers()
+    except McpConfigError as err:
+        print(f"local-assistants: {err}", file=sys.stderr)
+        return 2
+    if not declared:
+        print(f"no MCP servers declared in {settings.mcp_config}")
+        return 0
+    status = 0
+    try:
+        for label, server in declared.items():
+            print(f"{label:24} {server.transport:6} {server.describe()}")
+            if args.no_tools:
+                continue
+            try:
+                tools = servers.list_tools(label)
+            except Exception as err:
+                print(f"{'':24} cannot list its tools: {getattr(err, 'message', None) or err}")
+                status = 1
+                continue
+            for t in tools:
+                summary = (t.description or "").strip().splitlines()[0] if (t.description or "").strip() else ""
+                print(f"{'':24} {t.name}" + (f": {summary}" if summary else ""))
+    finally:
+        servers.close()
+    return status
 
 
 def _models_pull(args: argparse.Namespace, settings: Settings) -> int:
@@ -296,6 +330,16 @@ def build_parser() -> argparse.ArgumentParser:
     mpull.add_argument("--force", action="store_true", help="fetch again even if present")
     mpull.add_argument("--quiet", action="store_true")
     mpull.set_defaults(func=_models_pull)
+
+    mcp = sub.add_parser("mcp", help="the MCP servers responses may use (the mcp_config settings file)")
+    mcp_sub = mcp.add_subparsers(dest="mcp_command", required=True)
+    mcp_list = mcp_sub.add_parser("list", help="the declared MCP servers and their tools",
+                                  description="Each server declared in mcp_config (LOCAL_ASSISTANTS_MCP_CONFIG, "
+                                              "default HOME/mcp.json) with its tools, listed through the MCP SDK. "
+                                              "Exit status 1 when a server could not be listed, 2 when the file "
+                                              "is invalid.")
+    mcp_list.add_argument("--no-tools", action="store_true", help="only the servers, without starting them")
+    mcp_list.set_defaults(func=_mcp_list)
 
     demo = sub.add_parser("demo", help="the Math Tutor quickstart against the embedded server")
     demo.set_defaults(func=_demo)

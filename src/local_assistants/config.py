@@ -14,6 +14,7 @@ One home holds everything a runtime keeps, never the caller's working directory
     +-- sandbox/        kernels' folders      (sandbox_dir)
     +-- .venv-kernel/   kernels' Python       (kernel_python; ``local-assistants setup``)
     +-- .cache/llama-server/llama-server      (llama_server; ``make llama-server``)
+    +-- mcp.json        MCP servers a response may use (mcp_config)
 
 Each of them can point elsewhere; the ones left unset follow the home (also
 through ``replace(home=...)``).  All paths are made absolute when the settings are
@@ -40,6 +41,7 @@ HOME_LAYOUT: dict[str, Path] = {
     "sandbox_dir": Path("sandbox"),
     "kernel_python": Path(".venv-kernel/bin/python"),
     "llama_server": Path(".cache/llama-server/llama-server"),
+    "mcp_config": Path("mcp.json"),
 }
 
 
@@ -122,6 +124,11 @@ class Settings:
     llama_server: Path | None = None
     """llama.cpp's own server, the concurrency benchmark's peer (``make llama-server``
     builds it; default ``HOME/.cache/llama-server/llama-server``). The runtime never runs it."""
+
+    # -- MCP tools ------------------------------------------------------------------
+    mcp_config: Path | None = None
+    """The MCP servers responses may use, by label (JSON; see ``services.mcp_servers``;
+    default ``HOME/mcp.json``; no file: no servers)."""
 
     # -- serving safely: what API callers may make the server do --------------------
     allow_no_api_key: bool = False

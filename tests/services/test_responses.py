@@ -30,7 +30,8 @@ def test_create_writes_a_queued_run_its_row_its_input_and_items(s):
     assert response["metadata"] == {"k": "v"} and response["store"] is True and response["background"] is False
     run = s.store.get("runs", rid)
     assert run["status"] == "queued" and run["thread_id"] == row["thread_id"] and run["assistant_id"] == ""
-    assert run["truncation_strategy"] == {"type": "disabled", "last_messages": None}
+    assert run["truncation_strategy"] == {"type": "auto", "last_messages": None}  # as the Assistants API shows it
+    assert row["truncation"] == "disabled"  # the response's own, which the run loop reads
     assert s.store.get("responses", rid) == row and row["owns_thread"] is True
     (message,) = s.thread_messages(row["thread_id"])
     assert message["role"] == "user" and text_of(message) == "What is 149 * 84?"
@@ -469,4 +470,4 @@ def test_an_input_too_long_for_the_window_is_refused_unless_truncation_is_auto(t
         s.create(input="x" * 80, max_output_tokens=30)
     assert s.store.table_counts() == before
     _, row = s.create(input="x" * 101, truncation="auto")
-    assert s.store.get("runs", row["id"])["truncation_strategy"]["type"] == "auto"
+    assert row["truncation"] == "auto"

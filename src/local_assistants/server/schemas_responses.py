@@ -23,21 +23,33 @@ INPUT_PART = obj({"type": enum(("input_text", "output_text", "input_image", "inp
                   "file_data": string(), "filename": string(256), "detail": string(16),
                   "annotations": {"type": "array"}}, ("type",), closed=False)
 INPUT_ITEM = {"type": "object", "description": "A message (role and content), a function_call, a "
-              "function_call_output, or an earlier output item passed back.",
+              "function_call_output, an mcp_approval_response, or an earlier output item passed back.",
               "properties": {"type": string(64), "role": enum(("user", "assistant", "system", "developer")),
                              "content": {"anyOf": [string(v.MAX_MESSAGE_CHARS),
                                                    {"type": "array", "items": INPUT_PART, "minItems": 1}]},
                              "call_id": string(256), "name": string(64), "arguments": string(),
-                             "output": string(v.MAX_MESSAGE_CHARS)}}
+                             "output": string(v.MAX_MESSAGE_CHARS),
+                             "approval_request_id": string(256), "approve": {"type": "boolean"},
+                             "reason": nullable(string(4096))}}
 INPUT = nullable({"anyOf": [string(), {"type": "array", "items": INPUT_ITEM,
                                        "maxItems": responses_service.MAX_INPUT_ITEMS}]})
-RESPONSE_TOOL = obj({"type": enum(("function", "file_search", "code_interpreter")), "name": string(64),
+MCP_TOOL_NAMES = {"anyOf": [{"type": "array", "items": string()},
+                            obj({"tool_names": {"type": "array", "items": string()},
+                                 "read_only": nullable({"type": "boolean"})})]}
+RESPONSE_TOOL = obj({"type": enum(("function", "file_search", "code_interpreter", "mcp")), "name": string(64),
                      "description": nullable(string()), "parameters": nullable({"type": "object"}),
                      "strict": nullable({"type": "boolean"}),
                      "vector_store_ids": {"type": "array", "items": ID, "minItems": 1},
                      "max_num_results": integer(1, 50), "ranking_options": {"type": "object"},
                      "filters": nullable({"type": "object"}),
-                     "container": {"anyOf": [ID, {"type": "object"}]}}, ("type",))
+                     "container": {"anyOf": [ID, {"type": "object"}]},
+                     # mcp: a server the operator declared, by label (see README, "MCP tools")
+                     "server_label": string(64), "server_url": nullable(string(2048)),
+                     "server_description": nullable(string()), "allowed_tools": nullable(MCP_TOOL_NAMES),
+                     "require_approval": nullable({"anyOf": [enum(("always", "never")), obj({
+                         "always": nullable(obj({"tool_names": {"type": "array", "items": string()}})),
+                         "never": nullable(obj({"tool_names": {"type": "array", "items": string()}}))})]})},
+                    ("type",))
 INCLUDES = enum(ri.INCLUDABLE)
 TEXT = nullable(obj({"format": {"type": "object", "properties": {
     "type": enum(("text", "json_object", "json_schema"))}, "required": ["type"]},

@@ -452,8 +452,10 @@ class _Turn:
 
 
 def _given(step: dict) -> bool:
-    """A step holding a response's input (calls and outputs the client gave), not a turn's calls."""
-    return bool((step.get("metadata") or {}).get("response_input"))
+    """A step holding a response's input (calls and outputs the client gave), or written before
+    its first turn (an MCP server's listing, a call the input approved): not a turn's calls."""
+    metadata = step.get("metadata") or {}
+    return bool(metadata.get("response_input") or metadata.get("before_turns"))
 
 
 def _cached(usage: dict) -> int:

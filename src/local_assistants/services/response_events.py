@@ -188,6 +188,9 @@ class ResponseEvents:
         if entry is None:
             if "id" not in delta:
                 return
+            if kind in ri.MCP_KINDS:
+                self._mcp_opened(rid, key, delta)
+                return
             call = {"id": delta["id"], "type": kind, kind: {"name": "", "arguments": "", "input": "", "query": "",
                                                             **(delta.get(kind) or {})}}
             shown = ri.call_item(call, "in_progress", status="in_progress")
@@ -207,7 +210,9 @@ class ResponseEvents:
                 self.emit(rid, "response.file_search_call.searching", where)
             return
         where = {"item_id": entry.item_id, "output_index": entry.output_index}
-        if kind == "function" and "arguments" in (delta.get("function") or {}):
+        if kind in ri.MCP_KINDS:
+            self._mcp_delta(rid, step_id, delta, entry, where)
+        elif kind == "function" and "arguments" in (delta.get("function") or {}):
             arguments = delta["function"]["arguments"]
             if arguments:
                 self.emit(rid, "response.function_call_arguments.delta", {**where, "delta": arguments})
@@ -243,7 +248,43 @@ class ResponseEvents:
             self.emit(rid, "response.code_interpreter_call.completed", where)
         elif call["type"] == "file_search":
             self.emit(rid, "response.file_search_call.completed", where)
+        elif call["type"] == "mcp":
+            failed = item.get("error") is not None or item["status"] == "failed"
+            self.emit(rid, "response.mcp_call.failed" if failed else "response.mcp_call.completed", where)
+        elif call["type"] == "mcp_list_tools":
+            failed = item.get("error") is not None
+            self.emit(rid, "response.mcp_list_tools.failed" if failed else "response.mcp_list_tools.completed", where)
         self.emit(rid, "response.output_item.done", {"output_index": entry.output_index, "item": item})
+
+    # -- MCP -------------------------------------------------------------------------------
+    def _mcp_opened(self, rid: str, key: str, delta: dict) -> None:
+        """An MCP record's first delta: its item, and its ``in_progress`` event (an approval
+        request is published whole: it is done at once)."""
+        kind = delta["type"]
+        call = {"id": delta["id"], "type": kind, kind: dict(delta.get(kind) or {})}
+        shown = ri.call_item(call, "in_progress", status="in_progress")
+        entry = self._add(rid, key, shown)
+        entry.call = call
+        where = {"item_id": entry.item_id, "output_index": entry.output_index}
+        if kind == "mcp":
+            self.emit(rid, "response.mcp_call.in_progress", where)
+        elif kind == "mcp_list_tools":
+            self.emit(rid, "response.mcp_list_tools.in_progress", where)
+        else:
+            self._call_done(rid, {"status": "completed"}, call, entry)
+
+    def _mcp_delta(self, rid: str, step_id: str, delta: dict, entry: _Item, where: dict) -> None:
+        kind = delta["type"]
+        data = delta.get(kind) or {}
+        if kind == "mcp" and "arguments" in data:
+            entry.call["mcp"]["arguments"] = data["arguments"]
+            if data["arguments"]:
+                self.emit(rid, "response.mcp_call_arguments.delta", {**where, "delta": data["arguments"]})
+            self.emit(rid, "response.mcp_call_arguments.done", {**where, "arguments": data["arguments"]})
+        if (kind == "mcp" and ("output" in data or "error" in data)) or (kind == "mcp_list_tools" and "tools" in data):
+            call = self._stored_call(step_id, delta["index"])
+            if call is not None:
+                self._call_done(rid, {"id": step_id, "status": "completed"}, call, entry)
 
     def _stored_call(self, step_id: str, index: int) -> dict | None:
         step = self.store.get("run_steps", step_id) or {}

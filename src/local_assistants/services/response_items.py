@@ -2,8 +2,9 @@
 Assistants API keeps: a thread's messages, and its runs' tool-call steps.
 
 One record, two views: a message is a ``message`` item; a tool_calls step's calls
-are ``function_call``, ``code_interpreter_call`` and ``file_search_call`` items, and
-a function call that has its output is followed by a ``function_call_output`` item.
+are ``function_call``, ``code_interpreter_call``, ``file_search_call`` and MCP items
+(``mcp_list_tools``, ``mcp_call``, ``mcp_approval_request``, ``mcp_approval_response``),
+and a function call that has its output is followed by a ``function_call_output`` item.
 Nothing here writes: ``services.responses`` and ``services.conversations`` read
 records and hand them here to be shown.
 
@@ -18,7 +19,10 @@ from typing import Any, Callable
 
 from ..core.prompt import content_text
 
-CALL_ITEM_PREFIX = {"function": "fc_", "code_interpreter": "ci_", "file_search": "fs_"}
+CALL_ITEM_PREFIX = {"function": "fc_", "code_interpreter": "ci_", "file_search": "fs_", "mcp": "mcp_",
+                    "mcp_list_tools": "mcpl_", "mcp_approval_request": "mcpr_", "mcp_approval_response": "mcpa_"}
+MCP_KINDS = ("mcp", "mcp_list_tools", "mcp_approval_request", "mcp_approval_response")
+"""MCP records of a step: a call (``mcp_call``), a server's listing, an approval asked, an approval given."""
 OUTPUT_PREFIX = "fco_"
 INCLUDE_SEARCH_RESULTS = "file_search_call.results"
 INCLUDE_CODE_OUTPUTS = "code_interpreter_call.outputs"
@@ -153,7 +157,33 @@ def call_item(call: dict, step_status: str | None, *, include=(), container_file
         return {"type": "file_search_call", "id": call_item_id(call),
                 "queries": [fs["query"]] if fs.get("query") else [],
                 "status": status, "results": results}
+    if kind in MCP_KINDS:
+        return mcp_item(call, status)
     return {"type": kind, "id": call_item_id(call), "status": status}
+
+
+def mcp_item(call: dict, status: str) -> dict:
+    """An MCP record as its item: a call's status is ``failed`` when it has an error."""
+    kind = call["type"]
+    data = call.get(kind) or {}
+    item_id = call_item_id(call)
+    if kind == "mcp_list_tools":
+        return {"type": "mcp_list_tools", "id": item_id, "server_label": data.get("server_label") or "",
+                "tools": data.get("tools") or [], "error": data.get("error")}
+    if kind == "mcp_approval_request":
+        return {"type": "mcp_approval_request", "id": item_id, "server_label": data.get("server_label") or "",
+                "name": data.get("name") or "", "arguments": data.get("arguments") or ""}
+    if kind == "mcp_approval_response":
+        return {"type": "mcp_approval_response", "id": item_id,
+                "approval_request_id": data.get("approval_request_id") or "", "approve": bool(data.get("approve")),
+                "reason": data.get("reason")}
+    if data.get("error") is not None:
+        status = "failed"
+    elif status == "completed" and data.get("output") is None:
+        status = "in_progress"  # not yet carried out (the step is still open)
+    return {"type": "mcp_call", "id": item_id, "server_label": data.get("server_label") or "",
+            "name": data.get("name") or "", "arguments": data.get("arguments") or "", "output": data.get("output"),
+            "error": data.get("error"), "status": status, "approval_request_id": data.get("approval_request_id")}
 
 
 def function_output_item(call: dict) -> dict:

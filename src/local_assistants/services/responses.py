@@ -30,6 +30,7 @@ from ..core.prompt import content_text
 from ..errors import InvalidRequestError, InvalidStateError, NotFoundError
 from ..ids import Clock, new_id
 from ..ports import ThreadStore
+from ..tools.mcp import NAME_PREFIX as MCP_NAME_PREFIX
 from . import response_items as ri
 from .base import ResourceService, deleted, list_query
 from .messages import MessagesService, index_item
@@ -68,7 +69,7 @@ class ResponsesService(ResourceService):
                  count_input: Callable[[str, list[dict], str], int] | None = None,
                  file_text: Callable[[str], tuple[str, str]] | None = None,
                  parse_bytes: Callable[[bytes, str], str] | None = None,
-                 containers=None, clock: Clock | None = None):
+                 containers=None, mcp_servers=None, clock: Clock | None = None):
         super().__init__(store, clock or messages.clock)
         self.store: ThreadStore = store
         self.messages = messages
@@ -84,6 +85,8 @@ class ResponsesService(ResourceService):
         self.parse_bytes = parse_bytes
         """The text of a file given inline (``file_data``), by its name."""
         self.containers = containers
+        self.mcp_servers = mcp_servers
+        """The operator's declared MCP servers (``services.mcp_servers``); None: no ``mcp`` tools."""
 
     # -- create ------------------------------------------------------------------------
     def create(self, body: dict, *, start: bool = True) -> tuple[dict, dict]:
@@ -137,6 +140,7 @@ class ResponsesService(ResourceService):
             thread_id = self._thread_for(conversation_id, previous_id, fork=not store)
             run_tools = self._bind_containers(tools, thread_id)
             given_calls = self._known_calls(thread_id, previous_id, entries)
+            given_calls.update(self._known_approvals(thread_id, previous_id, entries, run_tools))
             run = {
                 "id": response_id, "object": "thread.run", "created_at": now, "thread_id": thread_id,
                 "assistant_id": "", "status": run_state.QUEUED, "started_at": None, "expires_at": None,
@@ -271,11 +275,22 @@ class ResponsesService(ResourceService):
             return {"kind": "code_interpreter_call", "code": str(item.get("code") or ""),
                     "logs": "\n".join(o.get("logs", "") for o in item.get("outputs") or []
                                       if isinstance(o, dict) and o.get("type") == "logs")}
-        if kind in ("file_search_call", "reasoning", "item_reference"):
+        if kind == "mcp_approval_response":
+            request_id = item.get("approval_request_id")
+            if not isinstance(request_id, str) or not request_id:
+                raise v.missing(f"{p}.approval_request_id")
+            if not isinstance(item.get("approve"), bool):
+                raise InvalidRequestError(f"Invalid type for '{p}.approve': expected a boolean.", param=f"{p}.approve")
+            reason = v.text(item.get("reason"), f"{p}.reason", 4096)
+            return {"kind": "mcp_approval_response", "request_id": request_id, "approve": item["approve"],
+                    "reason": reason, "param": p}
+        if kind in ("file_search_call", "reasoning", "item_reference", "mcp_list_tools", "mcp_call",
+                    "mcp_approval_request"):
             return {"kind": "passed_back", "item": item}
         raise InvalidRequestError(
             f"Invalid value for '{p}.type': expected one of 'message', 'function_call', 'function_call_output', "
-            "'code_interpreter_call', 'file_search_call', 'reasoning' or 'item_reference'.", param=f"{p}.type")
+            "'code_interpreter_call', 'file_search_call', 'mcp_approval_response', 'reasoning' or "
+            "'item_reference'.", param=f"{p}.type")
 
     def _message_entry(self, item: dict, p: str) -> dict:
         role = item.get("role")
@@ -366,6 +381,36 @@ class ResponsesService(ResourceService):
                                     param=f"input[{i}].call_id")
         return known
 
+    def _known_approvals(self, thread_id: str, previous_id: str | None, entries: list[dict],
+                         run_tools: list[dict]) -> dict[str, dict]:
+        """The approval requests the input's ``mcp_approval_response`` items answer (of the
+        previous response, or of earlier ones the thread holds), by ``approval:<item id>``;
+        each answered for a server this request has as a tool."""
+        wanted = [e for e in entries if e["kind"] == "mcp_approval_response"]
+        if not wanted:
+            return {}
+        requests: dict[str, dict] = {}
+        runs = [previous_id] if previous_id else []
+        runs += [r["id"] for r in self.store.find("runs", thread_id=thread_id)[-8:]]
+        for run_id in dict.fromkeys(runs):
+            for step in self.store.find("run_steps", run_id=run_id):
+                for call in (step.get("step_details") or {}).get("tool_calls") or []:
+                    if call["type"] == "mcp_approval_request":
+                        requests[ri.call_item_id(call)] = call["mcp_approval_request"]
+        labels = {t["mcp"]["server_label"] for t in run_tools if t["type"] == "mcp"}
+        known = {}
+        for e in wanted:
+            request = requests.get(e["request_id"])
+            if request is None:
+                raise InvalidRequestError(f"No MCP approval request found with id '{e['request_id']}'.",
+                                          param=f"{e['param']}.approval_request_id")
+            if request["server_label"] not in labels:
+                raise InvalidRequestError(
+                    f"The approval request '{e['request_id']}' is for MCP server '{request['server_label']}', "
+                    "which is not among this request's tools.", param=f"{e['param']}.approval_request_id")
+            known["approval:" + e["request_id"]] = request
+        return known
+
     def _write_input(self, run: dict, entries: list[dict], known: dict[str, dict]) -> list[dict]:
         """The input as thread records, in its order; returns the input items as stored
         (with their ids).  Consecutive calls and outputs share one completed tool_calls step."""
@@ -406,6 +451,14 @@ class ResponsesService(ResourceService):
                 call["function"]["output"] = e["output"]
                 self.recorder.index_output(step, call)
                 items.append(ri.function_output_item(call))
+            elif e["kind"] == "mcp_approval_response":
+                request = known["approval:" + e["request_id"]]
+                call = {"id": new_id("call"), "type": "mcp_approval_response", "mcp_approval_response": {
+                    "approval_request_id": e["request_id"], "approve": e["approve"], "reason": e["reason"],
+                    **{k: request[k] for k in ("server_label", "name", "arguments")}}}
+                calls.append(call)
+                self.recorder.index_call(step, call)
+                items.append(ri.call_item(call, "completed"))
             elif e["kind"] == "code_interpreter_call":
                 call = {"id": new_id("call"), "type": "code_interpreter",
                         "code_interpreter": {"input": e["code"], "outputs": [{"type": "logs", "logs": e["logs"]}]}}
@@ -488,10 +541,66 @@ class ResponsesService(ResourceService):
                                               "{\"type\": \"auto\"}.", param=f"{p}.container")
                 run_tools.append({"type": "code_interpreter", "code_interpreter": spec})
                 shown.append({"type": "code_interpreter", "container": container})
+            elif kind == "mcp":
+                options, tool_shown = self._mcp_tool(tool, p)
+                if any(t["type"] == "mcp" and t["mcp"]["server_label"] == options["server_label"]
+                       for t in run_tools):
+                    raise InvalidRequestError(f"Invalid '{p}.server_label': the MCP server "
+                                              f"'{options['server_label']}' is given twice.", param=f"{p}.server_label")
+                run_tools.append({"type": "mcp", "mcp": options})
+                shown.append(tool_shown)
             else:
                 raise InvalidRequestError(f"Invalid value for '{p}.type': expected one of 'function', "
-                                          "'file_search' or 'code_interpreter'.", param=f"{p}.type")
+                                          "'file_search', 'code_interpreter' or 'mcp'.", param=f"{p}.type")
+        if any(t["type"] == "mcp" for t in run_tools):
+            for i, t in enumerate(run_tools):
+                if t["type"] == "function" and t["function"]["name"].startswith(MCP_NAME_PREFIX):
+                    raise InvalidRequestError(
+                        f"Invalid 'tools[{i}].name': names starting with '{MCP_NAME_PREFIX}' are those of MCP "
+                        "tools in a request that has them.", param=f"tools[{i}].name")
         return run_tools, shown
+
+    def _mcp_tool(self, tool: dict, p: str) -> tuple[dict, dict]:
+        """An ``mcp`` tool: a label the operator declared (a ``server_url`` must be its own and
+        allowlisted), ``allowed_tools`` and ``require_approval`` (default ``always``, as OpenAI's)
+        normalized as ``tools.mcp`` reads them."""
+        v.refuse_unknown(tool, {"type", "server_label", "server_url", "allowed_tools", "require_approval",
+                                "server_description"}, p)
+        label = v.text(tool.get("server_label"), f"{p}.server_label", 64, required=True)
+        if self.mcp_servers is None:
+            raise InvalidRequestError("MCP tools are not available on this server.", param=f"{p}.type")
+        server_url = tool.get("server_url")
+        self.mcp_servers.check(label, server_url, p)
+        names = tool.get("allowed_tools")
+        if isinstance(names, dict):
+            v.refuse_unknown(names, {"tool_names", "read_only"}, f"{p}.allowed_tools")
+            names = names.get("tool_names")
+        if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+            raise InvalidRequestError(f"Invalid '{p}.allowed_tools': expected an array of tool names or "
+                                      "{\"tool_names\": [...]}.", param=f"{p}.allowed_tools")
+        approval = tool.get("require_approval")
+        if approval is None or approval in ("always", "never"):
+            rule = {"default": approval or "always", "always": [], "never": []}
+        elif isinstance(approval, dict):
+            v.refuse_unknown(approval, {"always", "never"}, f"{p}.require_approval")
+            rule = {"default": "always", "always": [], "never": []}
+            for key in ("always", "never"):
+                part = approval.get(key)
+                if part is None:
+                    continue
+                listed = part.get("tool_names") if isinstance(part, dict) else None
+                if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+                    raise InvalidRequestError(f"Invalid '{p}.require_approval.{key}': expected "
+                                              "{\"tool_names\": [...]}.", param=f"{p}.require_approval.{key}")
+                rule[key] = listed
+        else:
+            raise InvalidRequestError(f"Invalid '{p}.require_approval': expected 'always', 'never' or an object "
+                                      "with 'always' and/or 'never'.", param=f"{p}.require_approval")
+        options = {"server_label": label, "server_url": server_url, "allowed_tools": names, "require_approval": rule}
+        shown = {"type": "mcp", "server_label": label, "server_url": server_url,
+                 "allowed_tools": tool.get("allowed_tools"), "require_approval": approval or "always",
+                 "server_description": tool.get("server_description")}
+        return options, shown
 
     def _bind_containers(self, tools: list[dict], thread_id: str) -> list[dict]:
         """A code interpreter's container, resolved now: a named one (which must not have
@@ -781,6 +890,18 @@ def _tool_choice(value: Any, tools: list[dict]) -> Any:
                 raise InvalidRequestError(f"Invalid 'tool_choice': no function named '{name}' among the tools.",
                                           param="tool_choice.name")
             return {"type": "function", "function": {"name": name}}
+        if kind == "mcp":
+            label, name = value.get("server_label"), value.get("name")
+            tool = next((t for t in tools if t["type"] == "mcp" and t["server_label"] == label), None)
+            if tool is None:
+                raise InvalidRequestError(f"Invalid 'tool_choice': no MCP server labelled '{label}' among the tools.",
+                                          param="tool_choice.server_label")
+            names = tool.get("allowed_tools")
+            names = names.get("tool_names") if isinstance(names, dict) else names
+            if name is not None and names is not None and name not in names:
+                raise InvalidRequestError(f"Invalid 'tool_choice': the tool '{name}' of MCP server '{label}' is not "
+                                          "among its allowed_tools.", param="tool_choice.name")
+            return {"type": "mcp", "mcp": {"server_label": label, "name": name}}
         if kind in ("file_search", "code_interpreter"):
             if not any(t["type"] == kind for t in tools):
                 raise InvalidRequestError(f"Invalid 'tool_choice': the request has no '{kind}' tool.",

@@ -7,18 +7,22 @@ reversed, the order they annotate an answer in.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..ports import CodeRunner, ObjectStore, Searcher
-from .base import Toolbox
+from .base import ToolHandler, Toolbox
 from .code_interpreter import CodeInterpreterTool
 from .file_search import FileSearchTool
 from .functions import FunctionTool
 
 
 def default_tools(store: ObjectStore, *, code_runner: CodeRunner | None = None,
-                  searcher: Searcher | None = None) -> Toolbox:
-    """Functions always; the code interpreter with a ``code_runner``; file search with a ``searcher``."""
+                  searcher: Searcher | None = None, mcp: Sequence[ToolHandler] = ()) -> Toolbox:
+    """Functions always; the code interpreter with a ``code_runner``; file search with a ``searcher``;
+    MCP tools with their handlers (``tools.mcp.mcp_tools``)."""
     return Toolbox([
         FileSearchTool(store, searcher),
         FunctionTool(),
+        *mcp,
         CodeInterpreterTool(code_runner),
     ])
