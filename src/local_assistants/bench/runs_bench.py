@@ -28,13 +28,13 @@ def _settings(tmp: Path, models_dir: Path) -> Settings:
     return Settings.from_env(data_dir=tmp / "data", models_dir=models_dir, n_ctx=4096)
 
 
-def _raw_decode_rate(model, prompt_tokens: list[int]) -> tuple[float, int]:
+def _raw_decode_rate(model, prompt_tokens: list[int], max_tokens: int = DECODE_TOKENS) -> tuple[float, int]:
     """The same sampling as the runtime's: its repetition penalty (the model's recommended
     one) costs a few percent by itself, as llama.cpp scans the whole vocabulary for it."""
     llm = model.llm
     llm.reset()
     stamps = []
-    for chunk in llm.create_completion(prompt_tokens, max_tokens=DECODE_TOKENS, temperature=0.0,
+    for chunk in llm.create_completion(prompt_tokens, max_tokens=max_tokens, temperature=0.0,
                                        repeat_penalty=model.repeat_penalty, top_k=model.top_k,
                                        stream=True, seed=0):
         if chunk["choices"][0]["finish_reason"] is None:  # a token's chunk, not the closing one

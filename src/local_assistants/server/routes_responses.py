@@ -18,6 +18,7 @@ from .requests import call, json_body, query, runtime
 from .sse import KEEPALIVE_S, sse_response
 
 router = APIRouter()
+REPLAY_PAGE = 32
 
 
 def _frame(data: dict) -> bytes:
@@ -29,11 +30,15 @@ async def response_stream(rt, response_id: str, after: int, sub):
     (a response that ended while nobody listened ends the stream when its events run out)."""
     last = after
     try:
-        for seq, _, data in await call(rt.store.events_after, response_id, last):
-            last = seq
-            yield _frame(data)
-            if data["type"] in FINAL:
-                return
+        while True:  # the stored ones in pages, so that the first is sent before the tail is read
+            page = await call(rt.store.events_after, response_id, last, REPLAY_PAGE)
+            for seq, _, data in page:
+                last = seq
+                yield _frame(data)
+                if data["type"] in FINAL:
+                    return
+            if len(page) < REPLAY_PAGE:
+                break
         while True:
             item = await sub.get(KEEPALIVE_S)
             if item is None:
