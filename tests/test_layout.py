@@ -69,6 +69,8 @@ def test_every_test_module_in_a_mirrored_folder_names_a_source_module_or_a_subje
 
 
 SUBJECT_TESTS = {
+    "adapters/test_llama_sampling.py": "per-request sampling (seed, penalties, logit bias) and prompt logprobs in the "
+                                       "llama adapter and its batch engine",
     "adapters/test_llama_logprobs.py": "per-token logprobs and cached-token counts from the llama adapter and its "
                                        "batch engine, against llama-cpp-python's own",
     "adapters/test_llama_logs.py": "llama.cpp's native log lines routed into Python logging",

@@ -5,7 +5,9 @@ run loop (answers, tool calls, requires_action, code and file search) can be tes
 milliseconds.  Its tokenizer is one token per character (a prompt's tokens are its
 characters' code points), its template ChatML unless another is given: counts and
 windows are exact and easy to reason about.  Asked for logprobs, it is sure of every piece
-(logprob 0.0, the alternatives far behind); its cached tokens are the longest prefix a prompt
+(logprob 0.0, the alternatives far behind), and of every prompt character after the first
+when asked for prompt logprobs; sampling options it cannot honour (seed, penalties, logit
+bias) are checked and recorded in ``calls`` when given; its cached tokens are the longest prefix a prompt
 shares with an earlier one, as a prefix cache would hold.  The real model keeps its own tests; this
 stands beside them, never instead (see ``tests/services/test_executor.py``).
 """
@@ -73,16 +75,27 @@ class FakeChatModel:
                  top_p: float = 1.0, grammar: str | None = None, stop: Sequence[str] = (),
                  should_stop: Callable[[], bool] | None = None,
                  release_grammar: Callable[[str], bool] | None = None,
-                 repeat_penalty: float | None = None, logprobs: int | None = None) -> Generation:
-        if logprobs is not None and not 0 <= logprobs <= 20:
-            raise ValueError(f"logprobs must be between 0 and 20, not {logprobs}")
+                 repeat_penalty: float | None = None, logprobs: int | None = None,
+                 seed: int | None = None, presence_penalty: float = 0.0, frequency_penalty: float = 0.0,
+                 logit_bias: dict[int, float] | None = None,
+                 prompt_logprobs: int | None = None) -> Generation:
+        for name, value in (("logprobs", logprobs), ("prompt_logprobs", prompt_logprobs)):
+            if value is not None and not 0 <= value <= 20:
+                raise ValueError(f"{name} must be between 0 and 20, not {value}")
+        for name, value in (("presence_penalty", presence_penalty), ("frequency_penalty", frequency_penalty)):
+            if not -2.0 <= value <= 2.0:
+                raise ValueError(f"{name} must be between -2 and 2, not {value}")
+        if logit_bias and not all(-100.0 <= v <= 100.0 for v in logit_bias.values()):
+            raise ValueError("logit_bias values must be between -100 and 100")
         prompt = "".join(chr(t) for t in prompt_tokens)
         cached = max((_common_prefix(prompt, earlier) for earlier in self.prompts), default=0)
         self.prompts.append(prompt)
         call = dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p, grammar=grammar,
                     stop=list(stop), repeat_penalty=repeat_penalty)
-        if logprobs is not None:
-            call["logprobs"] = logprobs
+        options = dict(logprobs=logprobs, seed=seed, logit_bias=logit_bias, prompt_logprobs=prompt_logprobs)
+        call.update({k: v for k, v in options.items() if v is not None})
+        call.update({k: v for k, v in (("presence_penalty", presence_penalty),
+                                       ("frequency_penalty", frequency_penalty)) if v})
         self.calls.append(call)
         if not self.script:
             raise LookupError(f"{self.name}: no scripted turn left")
@@ -92,6 +105,8 @@ class FakeChatModel:
         # The last prompt token is evaluated again, as the engine does, for the first token's logits.
         gen._pieces = self._decode(gen, text, len(prompt_tokens), max_tokens, should_stop,
                                    cached=min(cached, max(0, len(prompt_tokens) - 1)), logprobs=logprobs)
+        if prompt_logprobs is not None:  # scored whole, as the engine does: nothing held
+            gen._pieces = self._scored(gen, gen._pieces, prompt, prompt_logprobs)
         return gen
 
     def schema_to_grammar(self, schema: dict) -> str:
@@ -125,6 +140,15 @@ class FakeChatModel:
                 break
         gen.completion = Completion(text[:said], prompt_tokens, said, finish, cached_tokens=cached,
                                     logprobs=None if logprobs is None else [_sure(ch, logprobs) for ch in text[:said]])
+
+
+    @staticmethod
+    def _scored(gen: Generation, pieces: Iterator[str], prompt: str, top: int) -> Iterator[str]:
+        yield from pieces
+        entries = [{**_sure(ch, top), "logprob": None, "top_logprobs": None} if i == 0 else _sure(ch, top)
+                   for i, ch in enumerate(prompt)]
+        gen.completion.prompt_logprobs = entries
+        gen.completion.cached_tokens = 0
 
 
 def _common_prefix(a: str, b: str) -> int:

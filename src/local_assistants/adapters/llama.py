@@ -197,8 +197,9 @@ class LlamaChatModel:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def tokenize_prompt(self, prompt: str) -> list[int]:
+        llm = self.llm  # loaded first: whether the model wants a BOS token is known once it is
         add_bos = self._add_bos and not (self._bos_text and prompt.startswith(self._bos_text))
-        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        return llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
 
     def format(self, messages: Sequence[dict], tools: Sequence[dict] | None = None) -> str:
         return self.template.render(messages, add_generation_prompt=True, tools=tools)
@@ -208,7 +209,10 @@ class LlamaChatModel:
                  top_p: float = 1.0, grammar: str | None = None, stop: Sequence[str] = (),
                  should_stop: Callable[[], bool] | None = None,
                  release_grammar: Callable[[str], bool] | None = None,
-                 repeat_penalty: float | None = None, logprobs: int | None = None) -> Generation:
+                 repeat_penalty: float | None = None, logprobs: int | None = None,
+                 seed: int | None = None, presence_penalty: float = 0.0, frequency_penalty: float = 0.0,
+                 logit_bias: dict[int, float] | None = None,
+                 prompt_logprobs: int | None = None) -> Generation:
         """Decode up to ``max_tokens`` after ``prompt_tokens``, streaming text pieces.
 
         ``grammar`` (GBNF) constrains the output; once ``release_grammar(text so far)``
@@ -218,21 +222,45 @@ class LlamaChatModel:
         calls repeat their own framing tokens, which a penalty would discourage).
         ``logprobs`` (0..20): each token's logprob and that many alternatives in
         ``Completion.logprobs``, from the raw logits.
+        ``seed``: this generation's random draws (None: the model's ``seed``);
+        ``presence_penalty``/``frequency_penalty`` (-2..2) and ``logit_bias`` (token id ->
+        -100..100, applied first) go to llama.cpp's samplers of those names.
+        ``prompt_logprobs`` (0..20): every prompt token's logprob given those before it
+        (``Completion.prompt_logprobs``); the prompt is then evaluated whole, no prefix of it
+        reused, and ``max_tokens=0`` scores it without generating.
         """
-        if logprobs is not None and not 0 <= logprobs <= 20:
-            raise InvalidRequestError(f"logprobs must be between 0 and 20, not {logprobs}.")
+        for name, value in (("logprobs", logprobs), ("prompt_logprobs", prompt_logprobs)):
+            if value is not None and not 0 <= value <= 20:
+                raise InvalidRequestError(f"{name} must be between 0 and 20, not {value}.", param=name)
+        for name, value in (("presence_penalty", presence_penalty), ("frequency_penalty", frequency_penalty)):
+            if not -2.0 <= value <= 2.0:
+                raise InvalidRequestError(f"{name} must be between -2 and 2, not {value}.", param=name)
+        bias = None
+        if logit_bias:
+            bias = {}
+            for token, value in logit_bias.items():
+                if not -100.0 <= float(value) <= 100.0:
+                    raise InvalidRequestError(f"logit_bias values must be between -100 and 100, not {value}.",
+                                              param="logit_bias")
+                bias[int(token)] = float(value)
         spec = SamplerSpec(temperature=temperature, top_p=top_p, top_k=self.top_k,
                            repeat_penalty=self.repeat_penalty if repeat_penalty is None else repeat_penalty,
-                           grammar=grammar, grammar_first=self.grammar_first, released_penalty=self.repeat_penalty)
+                           grammar=grammar, grammar_first=self.grammar_first, released_penalty=self.repeat_penalty,
+                           seed=None if seed is None else int(seed), presence_penalty=float(presence_penalty),
+                           frequency_penalty=float(frequency_penalty), logit_bias=bias)
         gen = Generation(iter(()))
 
         def run() -> Iterator[str]:
             engine = self.engine  # this one until the turn ends, even if the model is closed meanwhile
+            if bias and not all(0 <= token < engine.n_vocab for token in bias):
+                raise InvalidRequestError(f"logit_bias names a token the model does not have (it has "
+                                          f"{engine.n_vocab}).", param="logit_bias")
             detokenize = engine.llm.detokenize
             text = TokenText(lambda tokens, previous: detokenize(tokens, prev_tokens=previous), prompt_tokens,
                              list(stop) or self.template.stop)
             request = Request(list(prompt_tokens), max_tokens, spec, text, should_stop=should_stop,
-                              release_grammar=release_grammar, logprobs=logprobs)
+                              release_grammar=release_grammar, logprobs=logprobs,
+                              prompt_logprobs=prompt_logprobs)
             yield from pieces(engine, request)
             gen.completion = request.completion
 

@@ -27,7 +27,15 @@ known prefix is in that cache is restored from it into its slot.
 
 Logprobs, when a generation asks for them: the logits row of its sequence is read before
 its sampler runs, and the chosen token's log-softmax recorded with the most likely ones
-(nothing is read for a generation that did not ask).
+(nothing is read for a generation that did not ask). Prompt logprobs (legacy completions'
+``echo``) need a row for every prompt position: such a generation takes no held prefix (its
+slot starts empty; nothing is restored) and its prefill chunks ask llama.cpp for every
+position's logits, each row read right after its step.
+
+Each generation's sampler is its own chain (llama.cpp's, as llama-cpp-python builds it): logit
+bias first, then the penalties (repeat, frequency, presence), then greedy or top-k, typical,
+top-p, min-p, temperature and a random draw seeded by the generation's seed (the model's when
+it gives none): the same seed draws the same numbers whatever else is in the batch.
 """
 
 from __future__ import annotations
@@ -75,6 +83,12 @@ class SamplerSpec:
     grammar_first: bool = True
     released_penalty: float = 1.0
     """The penalty once ``release_grammar`` frees the sequence of its grammar."""
+    seed: int | None = None
+    """The random draws' seed (llama.cpp's is 32 bits); None: the engine's."""
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logit_bias: dict[int, float] | None = None
+    """Token id -> added to its logit, before the other samplers."""
 
 
 @dataclass
@@ -91,6 +105,11 @@ class Request:
     """Alternatives to record with each token's logprob (0..20); None: no logprobs."""
     token_logprobs: list[dict] = field(default_factory=list)
     """One entry per token the text took (``Completion.logprobs``)."""
+    prompt_logprobs: int | None = None
+    """Alternatives to record with each prompt token's logprob (0..20); None: the prompt is
+    not scored (and may reuse a held prefix)."""
+    prompt_entries: list[dict] = field(default_factory=list)
+    """One entry per prompt token scored so far (``Completion.prompt_logprobs``)."""
     cached_tokens: int = 0
     """Prompt tokens held at admission, not evaluated again."""
     out: "queue.SimpleQueue" = field(default_factory=queue.SimpleQueue)
@@ -191,7 +210,8 @@ class BatchEngine:
             if self._closed:
                 raise ModelError("The model was closed.")
             self.waiting.append(request)
-            if self._abortable and len(self.waiting) <= self.slots_n - self.busy and self._near(request.prompt):
+            if (self._abortable and len(self.waiting) <= self.slots_n - self.busy
+                    and self._near(request.prompt, whole=request.prompt_logprobs is not None)):
                 self.cut_step()  # a slot is free for it: its own step comes next
             self._cond.notify()
 
@@ -205,10 +225,13 @@ class BatchEngine:
             self._abortable = False
             return True
 
-    def _near(self, prompt: list[int]) -> bool:
+    def _near(self, prompt: list[int], *, whole: bool = False) -> bool:
         """Whether a prompt's first token is at most a chunk away (what a free slot or a saved
-        state holds of it). Asked while the engine thread is inside a decode."""
+        state holds of it; nothing when the ``whole`` prompt is evaluated). Asked while the
+        engine thread is inside a decode."""
         need = len(prompt) - self.prefill_chunk
+        if whole:
+            return need <= 0
         held = [s.tokens for s in self.slots if s.request is None] + list(self.states.entries)
         return need <= 0 or any(common_prefix(tokens, prompt) >= need for tokens in held)
 
@@ -328,26 +351,31 @@ class BatchEngine:
                 request.end(err)
 
     def _admit(self, request: Request) -> None:
-        if request.max_tokens == 0:
+        scored = request.prompt_logprobs is not None
+        if request.max_tokens == 0 and not (scored and request.prompt):
             request.completion = Completion("", len(request.prompt), 0, "length",
-                                            logprobs=None if request.logprobs is None else [])
+                                            logprobs=None if request.logprobs is None else [],
+                                            prompt_logprobs=[] if scored else None)
             request.end()
             return
         prompt = request.prompt
         free = [s for s in self.slots if s.request is None]
         # A slot mostly holding this prompt's beginning (a thread's earlier turn); else one
         # next to the busy ones (see _groups_with), empty if it can be, else the one used
-        # least recently (what it holds is saved first).
-        ours = [s for s in free if s.tokens and common_prefix(s.tokens, prompt) * 2 >= len(s.tokens)]
+        # least recently (what it holds is saved first). A prompt to score is evaluated
+        # whole: it leaves the slots holding its beginning to later prompts.
+        ours = [] if scored else [s for s in free if s.tokens and common_prefix(s.tokens, prompt) * 2 >= len(s.tokens)]
         if ours:
             slot = max(ours, key=lambda s: common_prefix(s.tokens, prompt))
         else:
             slot = min(free, key=lambda s: (self._groups_with(s), bool(s.tokens), s.last_used))
-        held = common_prefix(slot.tokens, prompt)
-        saved, known = self.states.longest_prefix(prompt)
+        held = 0 if scored else common_prefix(slot.tokens, prompt)
+        saved, known = (None, 0) if scored else self.states.longest_prefix(prompt)
         if saved is not None and known > held:
             self._evict(slot, keep=0)
             held = self._restore(slot, saved, prompt)
+        if scored and prompt:  # the first token has nothing before it to be scored by
+            request.prompt_entries = [{**self._token_logprob(prompt[0], 0.0), "logprob": None, "top_logprobs": None}]
         keep = min(held, len(prompt) - 1)  # the last prompt token is evaluated again for its logits
         self._evict(slot, keep=keep)
         self.stats["prefix_reused_tokens"] += held
@@ -401,9 +429,11 @@ class BatchEngine:
 
         text = spec.grammar if grammar else None
         chain = _internals.LlamaSampler()
+        if spec.logit_bias:
+            chain.add_logit_bias(self.n_vocab, spec.logit_bias)
         chain.add_penalties(n_vocab=self.n_vocab, penalty_last_n=self.llm.last_n_tokens_size,
                             penalty_repeat=spec.repeat_penalty if text else spec.released_penalty,
-                            penalty_freq=0.0, penalty_present=0.0)
+                            penalty_freq=spec.frequency_penalty, penalty_present=spec.presence_penalty)
         parsed = LlamaGrammar.from_string(text, verbose=False) if text else None
         if parsed is not None and not spec.grammar_first:
             chain.add_grammar(self.llm._model, parsed)
@@ -415,7 +445,7 @@ class BatchEngine:
             chain.add_top_p(spec.top_p, 1)
             chain.add_min_p(0.05, 1)
             chain.add_temp(spec.temperature)
-            chain.add_dist(self.seed)
+            chain.add_dist(seed32(self.seed if spec.seed is None else spec.seed))
         if parsed is not None and spec.grammar_first:
             alone = _internals.LlamaSampler()
             alone.add_grammar(self.llm._model, parsed)
@@ -446,13 +476,17 @@ class BatchEngine:
             if budget <= 0:
                 break
             take = min(budget, len(slot.todo))
+            if slot.request.prompt_logprobs is not None:  # a logits row per token: a chunk at a time
+                take = min(take, self.prefill_chunk)
             fed.append((slot, take))
             budget -= take
         fed.sort(key=lambda f: f[0].seq_id)  # in id order, or llama.cpp splits the step (see _groups_with)
         batch, n = self.batch, 0
         sample_at: list[tuple[_Slot, int]] = []
+        score_at: list[tuple[_Slot, int, int]] = []
         for slot, take in fed:
-            n = self._put(batch, n, slot, take, logits_last=take == len(slot.todo), sample_at=sample_at)
+            n = self._put(batch, n, slot, take, logits_last=take == len(slot.todo), sample_at=sample_at,
+                          score_at=score_at)
         batch.n_tokens = n
         with self._cond:
             self._abort_flag[0] = 0
@@ -475,26 +509,47 @@ class BatchEngine:
         for slot, k in fed:
             slot.tokens.extend(slot.todo[:k])
             del slot.todo[:k]
+        for slot, index, position in score_at:
+            self._guard(slot.request, self._score_prompt, slot, index, position)
         for slot, index in sample_at:
-            self._guard(slot.request, self._sample, slot, index)
+            if slot.request is not None:  # (scoring its prompt may have failed it)
+                self._guard(slot.request, self._sample, slot, index)
 
-    def _put(self, batch, n: int, slot: _Slot, k: int, *, logits_last: bool, sample_at: list) -> int:
+    def _put(self, batch, n: int, slot: _Slot, k: int, *, logits_last: bool, sample_at: list,
+             score_at: list) -> int:
         start = len(slot.tokens)
+        request = slot.request
+        # Prefill of a prompt to score: every position's logits, each scoring the next prompt token.
+        scoring = slot.generated == 0 and request.prompt_logprobs is not None
+        last = len(request.prompt) - 1
         for j in range(k):
             batch.token[n] = slot.todo[j]
             batch.pos[n] = start + j
             batch.n_seq_id[n] = 1
             batch.seq_id[n][0] = slot.seq_id
-            batch.logits[n] = logits_last and j == k - 1
+            batch.logits[n] = (logits_last and j == k - 1) or (scoring and start + j < last)
+            if scoring and start + j < last:
+                score_at.append((slot, n, start + j + 1))
             n += 1
         if logits_last:
             sample_at.append((slot, n - 1))
         return n
 
+    def _score_prompt(self, slot: _Slot, index: int, position: int) -> None:
+        """The entry of prompt token ``position``, from the logits at batch ``index`` (those
+        after the token before it)."""
+        request = slot.request
+        if request is None or slot.generated:
+            return
+        scores = self._scores(index, request.prompt_logprobs)
+        request.prompt_entries.append(self._logprob_entry(scores, request.prompt[position]))
+
     def _sample(self, slot: _Slot, index: int) -> None:
         import llama_cpp as lc
 
         request = slot.request
+        if request.max_tokens == 0:  # only the prompt was to be scored
+            return self._finish(slot, "length")
         scores = self._scores(index, request.logprobs) if request.logprobs is not None else None
         token = slot.sampler.sample(self.ctx, index)
         slot.generated += 1
@@ -567,13 +622,22 @@ class BatchEngine:
         if error is None:
             request.completion = Completion(text.text, len(request.prompt), text.tokens, reason,
                                             cached_tokens=request.cached_tokens,
-                                            logprobs=None if request.logprobs is None else request.token_logprobs)
+                                            logprobs=None if request.logprobs is None else request.token_logprobs,
+                                            prompt_logprobs=None if request.prompt_logprobs is None
+                                            else request.prompt_entries)
         # What the stream holds: prompt and evaluated tokens (a sampled last token is not).
         slot.todo = []
         slot.request = None
         slot.sampler = None
         slot.last_used = time.monotonic()
         request.end(error)
+
+
+def seed32(seed: int) -> int:
+    """A seed as llama.cpp's random draws take it: 32 bits, never ``LLAMA_DEFAULT_SEED``
+    (0xFFFFFFFF, which asks for a random one)."""
+    seed %= 1 << 32
+    return 0xFFFFFFFE if seed == 0xFFFFFFFF else seed
 
 
 def pieces(engine: BatchEngine, request: Request):

@@ -30,6 +30,12 @@ class Completion:
     shape: ``{"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}
     x N]}``, the log-softmax of the model's raw logits (before temperature, top-p or a
     grammar); None when not asked for."""
+    prompt_logprobs: list[dict] | None = None
+    """With ``generate(prompt_logprobs=N)``, one entry per prompt token, in order, in the shape
+    of ``logprobs``: each token's log-softmax given the tokens before it (raw logits), with the
+    N most likely tokens at its position. The first prompt token has nothing before it: its
+    entry's ``logprob`` and ``top_logprobs`` are None (as OpenAI's legacy ``echo`` shows
+    it). None when not asked for."""
 
 
 class Generation:
@@ -88,13 +94,25 @@ class ChatModel(Protocol):
                  top_p: float = 1.0, grammar: str | None = None, stop: Sequence[str] = (),
                  should_stop: Callable[[], bool] | None = None,
                  release_grammar: Callable[[str], bool] | None = None,
-                 repeat_penalty: float | None = None, logprobs: int | None = None) -> Generation:
+                 repeat_penalty: float | None = None, logprobs: int | None = None,
+                 seed: int | None = None, presence_penalty: float = 0.0, frequency_penalty: float = 0.0,
+                 logit_bias: dict[int, float] | None = None,
+                 prompt_logprobs: int | None = None) -> Generation:
         """Decode up to ``max_tokens`` after ``prompt_tokens``: the returned ``Generation``
         yields text pieces, then holds the ``Completion``.  ``grammar`` (GBNF) constrains the
         output until ``release_grammar(text so far)`` is true; ``should_stop`` is polled
-        between tokens (the completion then ends ``cancelled``).  ``logprobs`` (0..20): record
-        each token's logprob and its ``logprobs`` most likely alternatives
-        (``Completion.logprobs``); None records nothing."""
+        between tokens (the completion then ends ``cancelled``); a ``stop`` string ends it
+        ``stop``, cut from the text.  ``logprobs`` (0..20): record each token's logprob and
+        its ``logprobs`` most likely alternatives (``Completion.logprobs``); None records
+        nothing.
+
+        ``seed``: this generation's own random draws (same seed, prompt and options, same
+        text, alone or batched with others); None: the model's seed.  ``presence_penalty``
+        and ``frequency_penalty`` (-2..2, OpenAI's): lower the logits of tokens already
+        generated, once / per time each appeared.  ``logit_bias`` (token id -> -100..100):
+        added to those tokens' logits before any other sampling step.
+        ``prompt_logprobs`` (0..20): score the prompt itself (``Completion.prompt_logprobs``,
+        for legacy completions' ``echo``); ``max_tokens=0`` then scores without generating."""
         ...
 
     def schema_to_grammar(self, schema: dict) -> str:
