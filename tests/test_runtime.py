@@ -11,7 +11,7 @@ import pytest
 
 from conftest import make_settings
 from local_assistants import Runtime
-from local_assistants.catalog import CATALOG, DEFAULT_MODEL, TEST_MODEL, ModelResolver
+from local_assistants.catalog import CATALOG, DEFAULT_MODEL, OPENAI_EMBEDDING_NAMES, TEST_MODEL, ModelResolver
 from local_assistants.errors import InvalidRequestError, ModelError, NotFoundError
 from local_assistants.runtime import MAX_MODEL_NAME, code_interpreter_place, llama_factory, model_fetcher
 from local_assistants.testing import FakeChatModel
@@ -46,7 +46,7 @@ def runtime(tmp_path_factory):
 
 def test_the_models_are_the_catalog_present_or_not_and_other_local_files(runtime):
     objects = {o["id"]: o for o in runtime.model_objects()}
-    assert set(objects) == {*CATALOG, "extra.gguf"}
+    assert set(objects) == {*CATALOG, "extra.gguf", "all-MiniLM-L6-v2", *OPENAI_EMBEDDING_NAMES}
     assert objects[TEST_MODEL]["present"] is True and objects[DEFAULT_MODEL]["present"] is False
     assert objects["extra.gguf"]["present"] is True and objects["extra.gguf"]["created"] > 0
     assert all(o["object"] == "model" and o["owned_by"] == "local" for o in objects.values())

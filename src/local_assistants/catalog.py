@@ -2,8 +2,9 @@
 
 A name is resolved in this order: a path to a ``.gguf`` file; a catalog name
 (the file in the models folder); the name of a ``.gguf`` file in the models
-folder; anything else (``gpt-4o``, ``gpt-4-turbo`` ...) is an OpenAI name and
-resolves to the configured default model, logged once.
+folder; an OpenAI chat model's name (``gpt-4o``, ``gpt-4-turbo``, ``o3-mini``, a
+fine-tune of one ...: ``is_openai_chat_name``) resolves to the configured default model,
+logged once; any other name does not exist (``model_not_found``), as at OpenAI.
 
 Paths are the operator's: the configured default model may be one, but a name
 that arrives from an API caller (an assistant's or a run's ``model``) is never
@@ -13,8 +14,11 @@ taken for a path unless the resolver was built with ``allow_paths`` (the
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +112,44 @@ TEST_MODEL = "smollm2-135m-instruct"
 """The small model the test suite uses where only mechanics are tested."""
 
 
+EMBEDDINGS_FOLDER = "embeddings"
+"""Inside the models folder: one folder per sentence-transformers model the operator adds,
+served by ``POST /v1/embeddings`` under the folder's name."""
+OPENAI_EMBEDDING_NAMES: dict[str, bool] = {
+    "text-embedding-3-small": True,
+    "text-embedding-3-large": True,
+    "text-embedding-ada-002": False,
+}
+"""OpenAI's embedding model names, served by the file-search embedding model; the value says
+whether OpenAI lets the name take ``dimensions`` (the text-embedding-3 models do, ada-002 not)."""
+
+# Families of OpenAI chat model names beyond those the SDK lists (dated snapshots, new sizes):
+# gpt-3.5-turbo, gpt-4, gpt-4o, gpt-4.1, gpt-5 ..., o1, o3, o4-mini ..., chatgpt-4o-latest, codex-mini.
+_OPENAI_CHAT_FAMILY = re.compile(r"(gpt-\d(\.\d+)?[a-z]?|o\d|chatgpt-\d\w*|codex-mini|computer-use-preview)"
+                                 r"(-[A-Za-z0-9.-]+)?")
+
+
+@functools.cache
+def _sdk_chat_names() -> frozenset[str]:
+    """The chat model names the official SDK's types list (``ChatModel``, ``ResponsesModel``)."""
+    from openai.types import shared
+
+    def literals(tp) -> set[str]:
+        if typing.get_origin(tp) is typing.Literal:
+            return {a for a in typing.get_args(tp) if isinstance(a, str)}
+        return set().union(*(literals(a) for a in typing.get_args(tp)))
+
+    return frozenset(literals(shared.ChatModel) | literals(shared.ResponsesModel))
+
+
+def is_openai_chat_name(name: str) -> bool:
+    """An OpenAI chat model's name (or a fine-tune of one, ``ft:<base>:<org>:...``): what
+    runs accept and serve with the default local model."""
+    if name.startswith("ft:"):
+        name = name.split(":")[1]
+    return name in _sdk_chat_names() or _OPENAI_CHAT_FAMILY.fullmatch(name) is not None
+
+
 @dataclass(frozen=True)
 class ResolvedModel:
     requested: str
@@ -145,6 +187,8 @@ class ModelResolver:
             if trusted and not path.is_file():
                 path = Path(name)  # the operator's relative path, as given
             return ResolvedModel(name, path, self._entry_for_file(path))
+        if name != self.default_model and not is_openai_chat_name(name):
+            raise _not_found(name)
         if name not in self._logged:
             self._logged.add(name)
             log.info("model %r is not a local model; using the default %r", name, self.default_model)

@@ -89,3 +89,31 @@ def test_unknown_blank_or_overlong_names_are_404(client):
         with pytest.raises(openai.NotFoundError) as info:
             client.models.retrieve(name)
         assert info.value.code == "model_not_found"
+
+
+@pytest.mark.parametrize("name", ["no-such-model", "my-model", "gpt", "gpt-x", "o", "llama3", "text-embedding-4"])
+def test_a_name_openai_does_not_serve_is_not_found(shared_client, name):
+    # Only OpenAI's own chat model names stand for the default model; any other is OpenAI's 404
+    # (and, named in a request body, a 400 model_not_found).
+    with pytest.raises(openai.NotFoundError) as info:
+        shared_client.models.retrieve(name)
+    assert info.value.code == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as info:
+        shared_client.beta.assistants.create(model=name)
+    assert info.value.code == "model_not_found" and info.value.param == "model"
+    assert name not in {m.id for m in shared_client.models.list()}
+
+
+def test_which_names_are_openai_chat_models():
+    from local_assistants.catalog import ModelResolver, is_openai_chat_name
+    from local_assistants.errors import NotFoundError
+
+    for name in ("gpt-4o", "gpt-4o-mini-2024-07-18", "gpt-4.1-nano", "gpt-4-turbo", "gpt-3.5-turbo", "gpt-5",
+                 "gpt-5.1-codex-max", "o1", "o3-mini", "o4-mini", "chatgpt-4o-latest", "ft:gpt-4o-mini:org::abc"):
+        assert is_openai_chat_name(name), name
+    for name in ("no-such-model", "gpt", "gpt-x", "o", "ox", "text-embedding-3-small", "whisper-1", "ft:my-model:x"):
+        assert not is_openai_chat_name(name), name
+    resolver = ModelResolver(MODELS_DIR, "smollm2-135m-instruct")
+    assert resolver.resolve("gpt-4.1").entry.name == "smollm2-135m-instruct"
+    with pytest.raises(NotFoundError):
+        resolver.resolve("no-such-model")

@@ -169,7 +169,9 @@ def test_the_validation_agrees_with_every_limit_the_document_states(api):
                 disagreements.append(f"{body.name}.{field}={str(outside)[:40]!r}: {refused.status_code} {error}")
             taken = c.post(route(), json={**base_, field: inside})
             error = taken.json().get("error") or {}
-            if taken.status_code == 400 and (error.get("param") or "").startswith(field):
+            if field == "model" and error.get("code") == "model_not_found":
+                pass  # well-formed, but not a model this server serves (OpenAI answers so too)
+            elif taken.status_code == 400 and (error.get("param") or "").startswith(field):
                 disagreements.append(f"{body.name}.{field}={str(inside)[:40]!r} refused: {error}")
             checked += 1
     assert not disagreements, "\n".join(disagreements)

