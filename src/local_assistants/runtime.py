@@ -15,14 +15,17 @@ from .adapters.parsers import ParseLimits, parse_file
 from .adapters.sqlite_store import SQLiteStore
 from .adapters.jupyter import KernelPool
 from .adapters.sandbox import SandboxSpec, check_available
-from .catalog import CATALOG, ModelResolver, ResolvedModel
+from .catalog import CATALOG, EMBEDDINGS_FOLDER, ModelResolver, ResolvedModel
 from .config import HOME_LAYOUT, Settings, default_home
 from .errors import InvalidRequestError, NotFoundError
 from .ports import DocumentError
 from .ids import Clock, system_clock
 from .services.assistants import AssistantsService
 from .services.containers import ContainersService
+from .services.chat_completions import ChatCompletionsService
+from .services.completions import CompletionsService
 from .services.conversations import ConversationsService
+from .services.embeddings import EmbeddingsService
 from .services.events import EventBus
 from .services.response_events import ResponseEvents
 from .services.responses import ResponsesService, is_response, parse_inline
@@ -41,6 +44,8 @@ from .services.vector_store_files import VectorStoreFilesService
 from .services.vector_stores import VectorStoreRecords, VectorStoresService
 from .services.worker import RunWorker
 from .tools.code_interpreter import CodeInterpreter
+from .services.mcp_servers import McpServers
+from .tools.mcp import mcp_tools
 from .tools.registry import default_tools
 
 log = logging.getLogger(__name__)
@@ -116,6 +121,8 @@ class Runtime:
         if removed:
             log.info("removed %d orphaned file blobs", removed)
         self._build_file_search(clock)
+        self.embeddings = EmbeddingsService(self.embedder, folder=self.settings.models_dir / EMBEDDINGS_FOLDER,
+                                            open_embedder=SentenceTransformerEmbedder)  # /v1/embeddings
         self.assistants = AssistantsService(self.store, clock, vector_stores=self.vector_stores,
                                             check_model=self._check_requested_model)
         self.messages = MessagesService(self.store, clock, vector_stores=self.vector_stores)
@@ -138,7 +145,10 @@ class Runtime:
                                               view=self._response_view, container_file_of=self.containers.file_of,
                                               on_final=self._response_ended, clock=clock)
         self.recorder = RunRecorder(self.store, self.messages, self.response_events.publish, clock)
-        self.tools = default_tools(self.store, code_runner=self.code_interpreter, searcher=self.search)
+        # MCP servers the operator declared (``mcp_config``), used by responses' ``mcp`` tools.
+        self.mcp_servers = McpServers(self.settings.mcp_config, self.settings.data_dir / "mcp")
+        self.tools = default_tools(self.store, code_runner=self.code_interpreter, searcher=self.search,
+                                   mcp=mcp_tools(self.mcp_servers, self.recorder))
         self.executor = RunExecutor(self.recorder, self.model_pool, self.tools,
                                     default_max_completion_tokens=self.settings.default_max_completion_tokens,
                                     requires_action_expiry_s=self.settings.requires_action_expiry_s)
@@ -154,9 +164,14 @@ class Runtime:
             self.store, self.messages, self.runs, self.recorder, enqueue=self.worker.enqueue,
             check_model=self._check_requested_model, default_model=self.settings.default_model,
             count_input=self._count_input, file_text=self._file_text, parse_bytes=parse_inline(self._parse),
-            containers=self.containers, clock=clock)
+            containers=self.containers, mcp_servers=self.mcp_servers, clock=clock)
         self.conversations = ConversationsService(self.messages, self.threads,
                                                   container_file_of=self.containers.file_of)
+        # Chat completions and completions: the same models, engine and prefix cache as runs.
+        self.chat_completions = ChatCompletionsService(
+            self.store, self.model_pool, check_model=self._check_requested_model,
+            default_max_tokens=self.settings.default_max_completion_tokens, clock=clock)
+        self.completions = CompletionsService(self.model_pool, check_model=self._check_requested_model, clock=clock)
         if start_worker:
             self.worker.start()
         self.ingestion.start()
@@ -259,7 +274,8 @@ class Runtime:
         self.files.on_delete.append(self.vector_store_files.forget_file)  # subscribes to deletions
 
     def model_objects(self) -> list[dict]:
-        """The catalog (present or not) and any other local .gguf, as OpenAI model objects."""
+        """The catalog (present or not), any other local .gguf and the embedding models, as OpenAI
+        model objects."""
         out = []
         seen = set()
         for entry in CATALOG.values():
@@ -271,6 +287,7 @@ class Runtime:
             if path.name not in seen:  # by file name, which resolves to it (never the server's path)
                 out.append({"id": path.name, "object": "model", "created": int(path.stat().st_mtime),
                             "owned_by": "local", "present": True})
+        out += [m for m in self.embeddings.model_objects() if m["id"] not in {o["id"] for o in out}]
         return out
 
     def check_model(self, name: str) -> None:
@@ -309,6 +326,7 @@ class Runtime:
         self.worker.stop(grace_s)
         self.ingestion.stop(max(1.0, deadline - time.monotonic()))
         self.kernels.close()
+        self.mcp_servers.close()
         self.model_pool.close()
         self.store.close()
 

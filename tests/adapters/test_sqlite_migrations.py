@@ -50,7 +50,7 @@ def test_migration_names_never_change():
     # Databases record each migration by its function's name: a renamed one would run again.
     assert [fn.__name__ for fn in MIGRATIONS] == ["_create_object_tables", "_create_token_counts",
                                                   "_create_vector_store_tables", "_count_ingest_attempts",
-                                                  "_create_responses_tables"]
+                                                  "_create_responses_tables", "_create_chat_completions_table"]
 
 
 def test_migrations_recorded_once_and_not_reapplied(path):
@@ -159,10 +159,10 @@ def test_threads_made_before_the_items_table_get_their_items_in_order(tmp_path):
     path = tmp_path / "old.db"
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
     db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-    for fn in MIGRATIONS[:-1]:
+    for fn in MIGRATIONS[:4]:
         fn(db)
         db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", [fn.__name__])
-    for table in sqlite_migrations.RESPONSES_TABLE_COLUMNS:
+    for table in (*sqlite_migrations.RESPONSES_TABLE_COLUMNS, *sqlite_migrations.CHAT_TABLE_COLUMNS):
         db.execute(f"DROP TABLE [{table}]")  # what _create_object_tables made of the new names
 
     def message(i, at):

@@ -168,10 +168,19 @@ def _index_existing_items(db: sqlite_utils.Database) -> None:
                                         "step_id": step_id}), thread_id, ref])
 
 
+# Chat completions kept with ``store: true`` (the completion and its request's messages).
+CHAT_TABLE_COLUMNS: dict[str, dict[str, type]] = {"chat_completions": {"model": str}}
+TABLE_COLUMNS.update(CHAT_TABLE_COLUMNS)
+
+
+def _create_chat_completions_table(db: sqlite_utils.Database) -> None:
+    _object_tables(db, CHAT_TABLE_COLUMNS)
+
+
 # Applied in order, each once, recorded in the _migrations table by name.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_object_tables, _create_token_counts,
                                                             _create_vector_store_tables, _count_ingest_attempts,
-                                                            _create_responses_tables]
+                                                            _create_responses_tables, _create_chat_completions_table]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:

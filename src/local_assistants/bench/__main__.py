@@ -12,7 +12,8 @@ from ..config import Settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_assistants.bench")
-    parser.add_argument("--only", choices=["runs", "window", "functions", "code", "retrieval", "concurrency"],
+    parser.add_argument("--only", choices=["runs", "window", "functions", "code", "retrieval", "concurrency",
+                                            "responses", "embeddings"],
                         help="run one group only")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -42,6 +43,16 @@ def main(argv: list[str] | None = None) -> int:
         from .runs_bench import main as runs
 
         for block in runs(settings.models_dir):
+            print(block, flush=True)
+    if args.only in (None, "responses"):
+        from .responses_bench import main as responses
+
+        for block in responses(settings.models_dir):
+            print(block, flush=True)
+    if args.only in (None, "embeddings"):
+        from .embeddings_bench import main as embeddings
+
+        for block in embeddings():
             print(block, flush=True)
     if args.only in (None, "concurrency"):
         from .concurrency_bench import main as concurrency

@@ -66,7 +66,7 @@ def error_response(err: LocalAssistantsError, request_id: str | None = None) -> 
 def create_app(runtime) -> FastAPI:
     from . import (playground, routes_assistants, routes_files, routes_models, routes_runs, routes_threads,
                    routes_vector_stores)
-    from . import routes_containers, routes_responses
+    from . import routes_chat, routes_containers, routes_embeddings, routes_responses
 
     app = FastAPI(title="local-assistants", version="0.1.0", docs_url="/docs", redoc_url=None,
                   default_response_class=SafeJSONResponse)
@@ -135,7 +135,8 @@ def create_app(runtime) -> FastAPI:
 
     # routes_runs first: POST /threads/runs must not be taken for POST /threads/{thread_id}.
     for module in (routes_runs, routes_assistants, routes_threads, routes_files, routes_models,
-                   routes_vector_stores, routes_containers, routes_responses):
+                   routes_vector_stores, routes_containers, routes_responses, routes_chat,
+                   routes_embeddings):
         app.include_router(module.router, prefix="/v1")
     playground.mount(app)
     return app

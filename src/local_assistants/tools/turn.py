@@ -89,7 +89,8 @@ def system_messages(instructions: str, plan: TurnPlan) -> list[dict]:
 
 
 def generate_turn(model: ChatModel, prompt: list[int], plan: TurnPlan, *, max_tokens: int, temperature: float,
-                  top_p: float, should_stop=None, logprobs: int | None = None) -> Generation:
+                  top_p: float, should_stop=None, logprobs: int | None = None, stop: Sequence[str] = (),
+                  **sampling) -> Generation:
     """Decode one model turn as the plan allows: under its grammar, released once a plain
     answer has begun; no repetition penalty while tool calls are possible (calls repeat
     their own framing tokens)."""
@@ -97,7 +98,9 @@ def generate_turn(model: ChatModel, prompt: list[int], plan: TurnPlan, *, max_to
     release = None
     if grammar is not None and grammar.free_after_first:
         release = lambda text: plan.protocol.opens_call(text) is False  # noqa: E731
-    extra = {"logprobs": logprobs} if logprobs is not None else {}  # asked of the model only when wanted
+    # Asked of the model only when wanted (seed, penalties, logit_bias...: a chat completion's own).
+    extra = {**sampling, **({"logprobs": logprobs} if logprobs is not None else {}),
+             **({"stop": list(stop)} if stop else {})}
     return model.generate(prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                           grammar=grammar.text if grammar else None, release_grammar=release,
                           repeat_penalty=1.0 if plan.can_call else None, should_stop=should_stop, **extra)
