@@ -321,3 +321,13 @@ def test_delete_message(shared_client):
     assert [x.id for x in shared_client.beta.threads.messages.list(t.id)] == [keep.id]
     with pytest.raises(openai.NotFoundError):
         shared_client.beta.threads.messages.delete(m.id, thread_id=t.id)
+
+
+def test_a_message_over_openais_256000_characters_is_refused_naming_content(client):
+    import openai
+
+    thread = client.beta.threads.create()
+    client.beta.threads.messages.create(thread.id, role="user", content="x" * 256_000)
+    with pytest.raises(openai.BadRequestError) as err:
+        client.beta.threads.messages.create(thread.id, role="user", content="x" * 1_000_000)
+    assert err.value.param == "content" and "string too long" in err.value.message

@@ -23,7 +23,11 @@ MAX_INSTRUCTIONS = 256_000
 MAX_TOOLS = 128
 MAX_CODE_INTERPRETER_FILES = 20
 MAX_VECTOR_STORES = 1
-MAX_MESSAGE_CHARS = 256_000 * 4
+MAX_MESSAGE_CHARS = 256_000
+"""A thread message's text, as OpenAI refuses longer ones ("string too long")."""
+MAX_INPUT_CHARS = 10_485_760
+"""One string of a Responses input, a chat message or a completion prompt (OpenAI's limit there;
+the model's context refuses far less: a 400 context_length_exceeded)."""
 TOOL_TYPES = ("code_interpreter", "file_search", "function")
 IMAGE_DETAILS = ("auto", "low", "high")
 RANKERS = ("auto", "default_2024_08_21")

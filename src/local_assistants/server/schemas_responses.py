@@ -19,19 +19,19 @@ __all__ = ["CREATE_RESPONSE", "INPUT_TOKENS", "RETRIEVE_QUERY", "ITEMS_PAGE", "I
            "CREATE_CONVERSATION", "UPDATE_CONVERSATION", "CREATE_ITEMS", "ConversationItem", "ResponseDeleted", "doc"]
 
 INPUT_PART = obj({"type": enum(("input_text", "output_text", "input_image", "input_file")),
-                  "text": string(v.MAX_MESSAGE_CHARS), "file_id": ID, "image_url": string(),
+                  "text": string(v.MAX_INPUT_CHARS), "file_id": ID, "image_url": string(),
                   "file_data": string(), "filename": string(256), "detail": string(16),
                   "annotations": {"type": "array"}}, ("type",), closed=False)
 INPUT_ITEM = {"type": "object", "description": "A message (role and content), a function_call, a "
               "function_call_output, an mcp_approval_response, or an earlier output item passed back.",
               "properties": {"type": string(64), "role": enum(("user", "assistant", "system", "developer")),
-                             "content": {"anyOf": [string(v.MAX_MESSAGE_CHARS),
+                             "content": {"anyOf": [string(v.MAX_INPUT_CHARS),
                                                    {"type": "array", "items": INPUT_PART, "minItems": 1}]},
                              "call_id": string(256), "name": string(64), "arguments": string(),
-                             "output": string(v.MAX_MESSAGE_CHARS),
+                             "output": string(v.MAX_INPUT_CHARS),
                              "approval_request_id": string(256), "approve": {"type": "boolean"},
                              "reason": nullable(string(4096))}}
-INPUT = nullable({"anyOf": [string(), {"type": "array", "items": INPUT_ITEM,
+INPUT = nullable({"anyOf": [string(v.MAX_INPUT_CHARS), {"type": "array", "items": INPUT_ITEM,
                                        "maxItems": responses_service.MAX_INPUT_ITEMS}]})
 MCP_TOOL_NAMES = {"anyOf": [{"type": "array", "items": string()},
                             obj({"tool_names": {"type": "array", "items": string()},

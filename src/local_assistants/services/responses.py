@@ -236,7 +236,7 @@ class ResponsesService(ResourceService):
         if value is None:
             return []
         if isinstance(value, str):
-            v.text(value, "input", v.MAX_MESSAGE_CHARS * 4)
+            v.text(value, "input", v.MAX_INPUT_CHARS)
             return [{"kind": "message", "role": "user", "text": value, "parts": [v.text_part(value)],
                      "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": value}]}}]
         if not isinstance(value, list):
@@ -269,7 +269,7 @@ class ResponsesService(ResourceService):
                 output = "\n".join(part.get("text", "") for part in output if isinstance(part, dict))
             if not isinstance(output, str):
                 raise InvalidRequestError(f"Invalid type for '{p}.output': expected a string.", param=f"{p}.output")
-            v.text(output, f"{p}.output", v.MAX_MESSAGE_CHARS)
+            v.text(output, f"{p}.output", v.MAX_INPUT_CHARS)
             return {"kind": "function_call_output", "call_id": item["call_id"], "output": output}
         if kind == "code_interpreter_call":
             return {"kind": "code_interpreter_call", "code": str(item.get("code") or ""),
@@ -309,7 +309,7 @@ class ResponsesService(ResourceService):
             q = f"{p}.content[{j}]"
             kind = part.get("type") if isinstance(part, dict) else None
             if kind in ("input_text", "output_text", "text"):
-                value = v.text(part.get("text"), f"{q}.text", v.MAX_MESSAGE_CHARS, required=True)
+                value = v.text(part.get("text"), f"{q}.text", v.MAX_INPUT_CHARS, required=True)
                 parts.append(v.text_part(value))
                 shown.append({"type": "output_text", "text": value, "annotations": [], "logprobs": []}
                              if role == "assistant" else {"type": "input_text", "text": value})
