@@ -365,7 +365,8 @@ class ResponsesService(ResourceService):
         and those of earlier responses the thread (or chain) holds, by call id."""
         known: dict[str, dict] = {}
         runs = [previous_id] if previous_id else []
-        runs += [r["id"] for r in self.store.find("runs", thread_id=thread_id)[-8:]]
+        recent = self.store.list("runs", list_query(8, "desc", None, None, where={"thread_id": thread_id})).data
+        runs += [r["id"] for r in recent]
         for run_id in dict.fromkeys(runs):
             for step in self.store.find("run_steps", run_id=run_id):
                 for call in (step.get("step_details") or {}).get("tool_calls") or []:
@@ -391,7 +392,8 @@ class ResponsesService(ResourceService):
             return {}
         requests: dict[str, dict] = {}
         runs = [previous_id] if previous_id else []
-        runs += [r["id"] for r in self.store.find("runs", thread_id=thread_id)[-8:]]
+        recent = self.store.list("runs", list_query(8, "desc", None, None, where={"thread_id": thread_id})).data
+        runs += [r["id"] for r in recent]
         for run_id in dict.fromkeys(runs):
             for step in self.store.find("run_steps", run_id=run_id):
                 for call in (step.get("step_details") or {}).get("tool_calls") or []:

@@ -965,7 +965,9 @@ function showResponse(response) {
 }
 
 async function loadResponse(responseId) {
-  const response = await api.get(`/responses/${responseId}`);
+  // Code outputs and search results are shown only when asked for, as on OpenAI.
+  const response = await api.get(`/responses/${responseId}`,
+    { "include[]": ["code_interpreter_call.outputs", "file_search_call.results"] });
   showResponse(response);
   (response.output || []).forEach((item, i) => setItem(i, item));
 }
