@@ -10,12 +10,11 @@ import time
 
 import pytest
 
-from conftest import MODELS_DIR
-from local_assistants.adapters.llama import LlamaChatModel, quiet_llama_cpp
+from llama_reference import GGUF, generate, prompt_tokens, reference_llama
+from local_assistants.adapters.llama import LlamaChatModel
 from local_assistants.errors import InvalidRequestError
 from local_assistants.testing import FakeChatModel
 
-GGUF = MODELS_DIR / "SmolLM2-135M-Instruct.Q4_1.gguf"
 STORY = "Write a short story about a cat called Tom."
 OTHER = "List the planets of the solar system, one per line."
 TOLERANCE = 1e-3
@@ -33,23 +32,12 @@ def model():
 @pytest.fixture(scope="module")
 def reference(model):
     """llama-cpp-python on the same GGUF, keeping every position's logits for its logprobs."""
-    import llama_cpp
-
-    quiet_llama_cpp()
-    llm = llama_cpp.Llama(model_path=str(GGUF), n_ctx=2048, logits_all=True, n_threads=model.n_threads, seed=0,
-                          verbose=False)
+    llm = reference_llama(model)
     yield llm
     llm.close()
 
 
-def _tokens(model, question):
-    return model.tokenize_prompt(model.format([{"role": "user", "content": question}]))
-
-
-def _generate(model, tokens, **options):
-    gen = model.generate(tokens, **{"temperature": 0.0, **options})
-    text = "".join(gen)
-    return text, gen.completion
+_tokens, _generate = prompt_tokens, generate
 
 
 def _text(entry) -> str:

@@ -21,7 +21,7 @@ from ..core.toolcalls import CallStream, ParsedCall
 from ..core.window import WindowItem, render_items
 from ..errors import InvalidRequestError, NotFoundError
 from ..ids import Clock, now_s, system_clock
-from ..ports import ChatModel, ListQuery, ModelSource, ObjectStore
+from ..ports import ChatModel, Generation, ListQuery, ModelSource, ObjectStore
 from ..tools.functions import FunctionTool
 from ..tools.turn import TurnPlan, generate_turn, plan_turn, system_messages
 from .base import deleted, list_query
@@ -191,42 +191,17 @@ class ChatCompletionsService:
 
     # -- decoding ---------------------------------------------------------------------------
     def _generations(self, req: ChatRequest) -> Iterator[tuple[int, str | None, object]]:
-        """Every choice decoded at once (one generation each, in the same batch): yields
-        ``(index, piece, None)`` as pieces come and ``(index, None, completion)`` at each end."""
-        out: queue.Queue = queue.Queue()
-        stop = threading.Event()
+        """Every choice decoded at once (``decode_together``); choice i draws with ``seed`` + i."""
 
-        def read(index: int) -> None:
+        def start(index: int):
             extra = dict(req.sampling["extra"])
             if "seed" in extra:
                 extra["seed"] = extra["seed"] + index  # choice i is the single choice of seed + i
-            gen = generate_turn(req.model, req.prompt, req.plan, max_tokens=req.max_tokens,
-                                temperature=req.sampling["temperature"], top_p=req.sampling["top_p"],
-                                should_stop=stop.is_set, logprobs=req.logprobs, stop=req.stop, **extra)
-            try:
-                for piece in gen:
-                    out.put((index, piece, None))
-                out.put((index, None, gen.completion))
-            except BaseException as err:  # noqa: BLE001 - handed to the reader
-                out.put((index, None, err))
-            finally:
-                gen.close()
+            return lambda should_stop: generate_turn(
+                req.model, req.prompt, req.plan, max_tokens=req.max_tokens, temperature=req.sampling["temperature"],
+                top_p=req.sampling["top_p"], should_stop=should_stop, logprobs=req.logprobs, stop=req.stop, **extra)
 
-        threads = [threading.Thread(target=read, args=(i,), daemon=True, name=f"chat-choice-{i}")
-                   for i in range(req.n)]
-        for t in threads:
-            t.start()
-        left = req.n
-        try:
-            while left:
-                index, piece, end = out.get()
-                if piece is None:
-                    left -= 1
-                    if isinstance(end, BaseException):
-                        raise end
-                yield index, piece, end
-        finally:
-            stop.set()
+        return decode_together([(i, start(i)) for i in range(req.n)])
 
     def create(self, req: ChatRequest) -> dict:
         """The whole completion (``stream`` false)."""
@@ -387,6 +362,41 @@ class ChatCompletionsService:
         return _page(self._row(completion_id)["messages"], query)
 
 
+def decode_together(starts: list[tuple[int, Callable[[Callable[[], bool]], Generation]]]
+                    ) -> Iterator[tuple[int, str | None, object]]:
+    """Start every generation at once (each read on a thread of its own, so that the engine
+    admits them together and they share its decode steps): yields ``(index, piece, None)`` as
+    pieces come and ``(index, None, completion)`` as each ends. A reader that stops early
+    stops them all (``start(should_stop)`` makes a generation that polls it)."""
+    out: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def read(index: int, start) -> None:
+        gen = start(stop.is_set)
+        try:
+            for piece in gen:
+                out.put((index, piece, None))
+            out.put((index, None, gen.completion))
+        except BaseException as err:  # noqa: BLE001 - handed to the reader
+            out.put((index, None, err))
+        finally:
+            gen.close()
+
+    for index, start in starts:
+        threading.Thread(target=read, args=(index, start), daemon=True, name=f"choice-{index}").start()
+    left = len(starts)
+    try:
+        while left:
+            index, piece, end = out.get()
+            if piece is None:
+                left -= 1
+                if isinstance(end, BaseException):
+                    raise end
+            yield index, piece, end
+    finally:
+        stop.set()
+
+
 def _page(rows: list[dict], query) -> dict:
     if query.order == "desc":
         rows = list(reversed(rows))
@@ -494,7 +504,7 @@ def _chat_messages(messages: list, plan: TurnPlan) -> list[dict]:
             if call_id not in calls:
                 raise InvalidRequestError(
                     "Invalid parameter: messages with role 'tool' must be a response to a preceeding message "
-                    f"with 'tool_calls'.", param=p)
+                    "with 'tool_calls'.", param=p)
             output = _parts_text(m.get("content") or "", f"{p}.content")
             text, chat = protocol.result_message(calls[call_id], output)
             items.append(WindowItem(f"m{i}", "user", text, 0, chat=chat))

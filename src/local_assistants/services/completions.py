@@ -5,9 +5,7 @@ generating); ``suffix`` is filled in the middle where the model has FIM tokens."
 
 from __future__ import annotations
 
-import queue
 import random
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -15,7 +13,7 @@ from ..core import validation as v
 from ..errors import InvalidRequestError
 from ..ids import Clock, new_id, now_s, system_clock
 from ..ports import ChatModel, ModelSource
-from .chat_completions import FINGERPRINT, MAX_N, _logit_bias, _stop
+from .chat_completions import FINGERPRINT, MAX_N, _logit_bias, _stop, decode_together
 
 BODY_FIELDS = frozenset({
     "model", "prompt", "max_tokens", "echo", "logprobs", "stop", "n", "best_of", "stream", "stream_options",
@@ -169,11 +167,10 @@ class CompletionsService:
 
     # -- decoding ----------------------------------------------------------------------------
     def _generations(self, req: CompletionRequest) -> Iterator[tuple[int, str | None, object]]:
-        out: queue.Queue = queue.Queue()
-        stop = threading.Event()
-        jobs = [(p * req.n + i, prompt, i) for p, prompt in enumerate(req.prompts) for i in range(req.n)]
+        """Every prompt's n choices decoded at once (``decode_together``), choice
+        ``prompt * n + i`` drawing with ``seed`` + i."""
 
-        def read(index: int, prompt: list[int], i: int) -> None:
+        def start(prompt: list[int], i: int):
             extra = dict(req.sampling["extra"])
             if "seed" in extra:
                 extra["seed"] += i
@@ -181,32 +178,12 @@ class CompletionsService:
                 extra["logprobs"] = req.logprobs
             if req.echo:
                 extra["prompt_logprobs"] = req.logprobs or 0
-            gen = req.model.generate(prompt, max_tokens=req.max_tokens, temperature=req.sampling["temperature"],
-                                     top_p=req.sampling["top_p"], stop=req.stop, should_stop=stop.is_set,
-                                     repeat_penalty=1.0, **extra)
-            try:
-                for piece in gen:
-                    out.put((index, piece, None))
-                out.put((index, None, gen.completion))
-            except BaseException as err:  # noqa: BLE001 - handed to the reader
-                out.put((index, None, err))
-            finally:
-                gen.close()
+            return lambda should_stop: req.model.generate(
+                prompt, max_tokens=req.max_tokens, temperature=req.sampling["temperature"],
+                top_p=req.sampling["top_p"], stop=req.stop, should_stop=should_stop, repeat_penalty=1.0, **extra)
 
-        threads = [threading.Thread(target=read, args=job, daemon=True) for job in jobs]
-        for t in threads:
-            t.start()
-        left = len(jobs)
-        try:
-            while left:
-                index, piece, end = out.get()
-                if piece is None:
-                    left -= 1
-                    if isinstance(end, BaseException):
-                        raise end
-                yield index, piece, end
-        finally:
-            stop.set()
+        return decode_together([(p * req.n + i, start(prompt, i))
+                                for p, prompt in enumerate(req.prompts) for i in range(req.n)])
 
     def create(self, req: CompletionRequest) -> dict:
         ends: dict[int, object] = {}

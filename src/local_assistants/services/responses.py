@@ -44,6 +44,8 @@ BODY_FIELDS = frozenset({
     "prompt_cache_key", "top_logprobs", "reasoning", "service_tier", "prompt_cache_retention",
 })
 MAX_INPUT_ITEMS = 2048
+RECENT_RUNS = 8
+"""The runs of a thread whose calls an input's outputs and approvals may answer."""
 MAX_FILE_TEXT_CHARS = 200_000
 RUN_TO_RESPONSE_STATUS = {
     run_state.QUEUED: "queued", run_state.IN_PROGRESS: "in_progress", run_state.CANCELLING: "in_progress",
@@ -360,19 +362,24 @@ class ResponsesService(ResourceService):
             raise v.missing(f"{q}.file_id")
         return name, text[:MAX_FILE_TEXT_CHARS]
 
+    def _recent_calls(self, thread_id: str, previous_id: str | None):
+        """The tool calls of the previous response and of the thread's last runs (what an
+        input may answer), oldest run last."""
+        runs = [previous_id] if previous_id else []
+        recent = self.store.list("runs", list_query(RECENT_RUNS, "desc", None, None,
+                                                    where={"thread_id": thread_id})).data
+        runs += [r["id"] for r in recent]
+        for run_id in dict.fromkeys(runs):
+            for step in self.store.find("run_steps", run_id=run_id):
+                yield from (step.get("step_details") or {}).get("tool_calls") or []
+
     def _known_calls(self, thread_id: str, previous_id: str | None, entries: list[dict]) -> dict[str, dict]:
         """Every function call an output in the input may answer: those in the input itself,
         and those of earlier responses the thread (or chain) holds, by call id."""
         known: dict[str, dict] = {}
-        runs = [previous_id] if previous_id else []
-        recent = self.store.list("runs", list_query(8, "desc", None, None, where={"thread_id": thread_id})).data
-        runs += [r["id"] for r in recent]
-        for run_id in dict.fromkeys(runs):
-            for step in self.store.find("run_steps", run_id=run_id):
-                for call in (step.get("step_details") or {}).get("tool_calls") or []:
-                    if call["type"] == "function":
-                        known[call["id"]] = {"name": call["function"]["name"],
-                                             "arguments": call["function"]["arguments"]}
+        for call in self._recent_calls(thread_id, previous_id):
+            if call["type"] == "function":
+                known[call["id"]] = {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}
         for e in entries:
             if e["kind"] == "function_call":
                 known[e["call_id"]] = {"name": e["name"], "arguments": e["arguments"]}
@@ -391,14 +398,9 @@ class ResponsesService(ResourceService):
         if not wanted:
             return {}
         requests: dict[str, dict] = {}
-        runs = [previous_id] if previous_id else []
-        recent = self.store.list("runs", list_query(8, "desc", None, None, where={"thread_id": thread_id})).data
-        runs += [r["id"] for r in recent]
-        for run_id in dict.fromkeys(runs):
-            for step in self.store.find("run_steps", run_id=run_id):
-                for call in (step.get("step_details") or {}).get("tool_calls") or []:
-                    if call["type"] == "mcp_approval_request":
-                        requests[ri.call_item_id(call)] = call["mcp_approval_request"]
+        for call in self._recent_calls(thread_id, previous_id):
+            if call["type"] == "mcp_approval_request":
+                requests[ri.call_item_id(call)] = call["mcp_approval_request"]
         labels = {t["mcp"]["server_label"] for t in run_tools if t["type"] == "mcp"}
         known = {}
         for e in wanted:
