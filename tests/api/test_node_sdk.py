@@ -1,8 +1,9 @@
 """The official `openai` Node SDK (pinned in tests/node/package.json, installed by
 `make node-sdk`) runs the basic Responses flow and a streamed response against the real
 server and the real SmolLM2: tests/node/responses_flow.mjs does the checks with the SDK's
-own parsing and stream helper; this module starts the server, runs it, and reads its
-one-line JSON report."""
+own parsing and stream helper, tests/node/chat_flow.mjs a chat completion with a tool call
+and its answer, a streamed one with its usage, and embeddings; this module starts the
+server, runs them, and reads their one-line JSON reports."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 SCRIPT = NODE_DIR / "responses_flow.mjs"
+CHAT_SCRIPT = NODE_DIR / "chat_flow.mjs"
 PINNED = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]["openai"]
 TIMEOUT_S = 180
 
@@ -41,16 +43,16 @@ def node() -> str:
     return _node()
 
 
-@pytest.fixture(scope="module")
-def report(node, shared_server):
-    env = {**os.environ, "BASE_URL": shared_server.base_url, "NO_COLOR": "1"}
+def _run(node: str, script: Path, base_url: str) -> dict:
+    """Run one of the scripts against the server; its one-line JSON report."""
+    env = {**os.environ, "BASE_URL": base_url, "NO_COLOR": "1"}
     env.pop("OPENAI_API_KEY", None)
     env.pop("OPENAI_BASE_URL", None)
     try:
-        done = subprocess.run([node, str(SCRIPT)], cwd=NODE_DIR, env=env, capture_output=True, text=True,
+        done = subprocess.run([node, str(script)], cwd=NODE_DIR, env=env, capture_output=True, text=True,
                               timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired as e:
-        pytest.fail(f"responses_flow.mjs did not finish in {TIMEOUT_S} s\nstdout:\n{e.stdout}\nstderr:\n{e.stderr}")
+        pytest.fail(f"{script.name} did not finish in {TIMEOUT_S} s\nstdout:\n{e.stdout}\nstderr:\n{e.stderr}")
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     result = None
     if lines:
@@ -58,11 +60,21 @@ def report(node, shared_server):
             result = json.loads(lines[-1])
         except json.JSONDecodeError:
             result = None
-    assert done.returncode == 0, (f"responses_flow.mjs exited {done.returncode}: "
+    assert done.returncode == 0, (f"{script.name} exited {done.returncode}: "
                                   f"{json.dumps(result) if result else ''}\nstdout:\n{done.stdout}\n"
                                   f"stderr:\n{done.stderr}")
     assert result is not None, f"no JSON report on the last line\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     return result
+
+
+@pytest.fixture(scope="module")
+def report(node, shared_server):
+    return _run(node, SCRIPT, shared_server.base_url)
+
+
+@pytest.fixture(scope="module")
+def chat_report(node, shared_server):
+    return _run(node, CHAT_SCRIPT, shared_server.base_url)
 
 
 def test_the_node_sdk_runs_the_basic_flow(report):
@@ -94,3 +106,32 @@ def test_what_the_node_sdk_made_reads_the_same_from_the_python_sdk(report, share
     assert streamed.output_text == report["stream"]["output_text"]
     items = shared_client.conversations.items.list(report["conversation"]["id"], order="asc")
     assert [(i.type, i.role) for i in items.data] == [("message", "user"), ("message", "assistant")]
+
+
+# -- chat completions and embeddings (tests/node/chat_flow.mjs) ---------------------------
+def test_the_node_sdk_gets_a_required_tool_call_and_its_answer(chat_report):
+    assert chat_report["ok"] is True and chat_report["sdk_version"] == PINNED
+    call = chat_report["tool_call"]
+    assert call["id"].startswith("chatcmpl-") and call["finish_reason"] == "tool_calls"
+    assert call["name"] == "get_weather" and isinstance(call["arguments"], dict) and call["calls"] == 1
+    answer = chat_report["tool_answer"]
+    assert answer["finish_reason"] in ("stop", "length") and answer["content"].strip()
+
+
+def test_the_node_sdk_reads_a_streamed_chat_completion_with_usage(chat_report):
+    stream = chat_report["stream"]
+    assert stream["id"].startswith("chatcmpl-") and stream["finish_reason"] in ("stop", "length")
+    assert stream["text"] and stream["chunks"] >= 3
+    usage = stream["usage"]
+    assert 0 < usage["completion_tokens"] <= 24 and usage["prompt_tokens"] > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_the_node_sdk_decodes_base64_embeddings_as_the_python_sdk_reads_floats(chat_report, shared_client):
+    emb = chat_report["embeddings"]
+    assert emb["count"] == 2 and emb["dims"] == [384, 384]
+    assert all(abs(n - 1) <= 1e-3 for n in emb["norms"])
+    floats = shared_client.embeddings.create(model="text-embedding-3-small", input=["a", "b"],
+                                             encoding_format="float")
+    for node_head, item in zip(emb["head"], floats.data):
+        assert node_head == pytest.approx(item.embedding[:4], abs=1e-6)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from local_assistants.bench import __main__ as bench_main
-from local_assistants.bench import (code_bench, concurrency_bench, embeddings_bench, functions_bench, responses_bench,
-                                   retrieval_bench, runs_bench, window_bench)
+from local_assistants.bench import (chat_bench, code_bench, concurrency_bench, embeddings_bench, functions_bench,
+                                   responses_bench, retrieval_bench, runs_bench, window_bench)
 
 GROUPS = {"window": window_bench, "functions": functions_bench, "code": code_bench, "retrieval": retrieval_bench,
-          "runs": runs_bench, "responses": responses_bench, "embeddings": embeddings_bench,
+          "runs": runs_bench, "responses": responses_bench, "embeddings": embeddings_bench, "chat": chat_bench,
           "concurrency": concurrency_bench}
 
 
@@ -26,11 +26,11 @@ def ran(monkeypatch, tmp_path):
 def test_every_group_runs_in_order_and_prints_its_blocks(ran, capsys):
     assert bench_main.main([]) == 0
     assert [name for name, _ in ran] == ["window", "functions", "code", "retrieval", "runs", "responses",
-                                         "embeddings", "concurrency"]
+                                         "embeddings", "chat", "concurrency"]
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("# local-assistants benchmarks, ")
     assert out[1:] == ["## window", "## functions", "## code", "## retrieval", "## runs", "## responses",
-                       "## embeddings", "## concurrency"]
+                       "## embeddings", "## chat", "## concurrency"]
 
 
 @pytest.mark.parametrize("only", sorted(GROUPS))

@@ -13,7 +13,7 @@ from ..config import Settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_assistants.bench")
     parser.add_argument("--only", choices=["runs", "window", "functions", "code", "retrieval", "concurrency",
-                                            "responses", "embeddings"],
+                                            "responses", "embeddings", "chat"],
                         help="run one group only")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         from .embeddings_bench import main as embeddings
 
         for block in embeddings():
+            print(block, flush=True)
+    if args.only in (None, "chat"):
+        from .chat_bench import main as chat
+
+        for block in chat(settings):
             print(block, flush=True)
     if args.only in (None, "concurrency"):
         from .concurrency_bench import main as concurrency
