@@ -137,6 +137,12 @@ def test_batched_grammar_first_gives_the_tokens_of_the_grammar_on_the_whole_voca
         return answers
 
     whole, first = batch(False), batch(True)
-    assert first == whole
+    # The grammar-held answers are what grammar-first sampling decides: token for token the same.
+    # The plain ones are bystanders: a batched greedy answer may part from its twin on a near-tie
+    # (README, "Many runs at once"; seen here once in three full-suite runs, the story about the
+    # cat taking another word after 80 characters), so they must only keep their own subject.
+    assert first[:2] == whole[:2]
+    assert all("cat" in answer.lower() for answer in (first[2], whole[2]))
+    assert all("sky" in answer.lower() or "blue" in answer.lower() for answer in (first[3], whole[3]))
     jsonschema.validate(json.loads(first[0]), PERSON)
     assert first[1].startswith(TOOL_CALL_OPEN) and first[1].endswith(TOOL_CALL_CLOSE)

@@ -32,7 +32,8 @@ from ..config import Settings
 from . import concurrency_bench as cb
 from .llama_server import LlamaServer
 from .report import median, table
-from .runs_bench import PROMPT, _raw_decode_rate, _settings
+from .responses_bench import served_against_raw
+from .runs_bench import PROMPT, _settings
 
 STORY_INSTRUCTIONS = "You are a storyteller."
 DECODE_TOKENS = 200
@@ -95,25 +96,8 @@ def decode_throughput(models_dir: Path, name: str = TEST_MODEL, *, tokens: int =
                       repeats: int = REPEATS) -> str:
     """Raw create_completion on the runtime's own Llama, alternating with chat completions
     streamed through the server, so both see the same machine load."""
-    with tempfile.TemporaryDirectory() as tmp, LocalAssistants(_settings(Path(tmp), models_dir)) as la:
-        client = la.client
-        model = la.runtime.model_pool.get(name)
-        prompt_tokens = model.tokenize_prompt(model.format(_messages(STORY_INSTRUCTIONS, PROMPT)))
-        raw_rates, chat_rates, served_prompt = [], [], set()
-        for _ in range(repeats):
-            with model.lock:
-                raw_rates.append(_raw_decode_rate(model, prompt_tokens, tokens)[0])
-            rate, _, prompt_len = _chat_decode_rate(client, name, tokens)
-            chat_rates.append(rate)
-            served_prompt.add(prompt_len)
-        threads = model.n_threads
-    r_raw, r_chat = median(raw_rates), median(chat_rates)
-    served = "/".join(str(n) for n in sorted(served_prompt))
-    rows = [["raw llama-cpp-python (create_completion, stream)", len(prompt_tokens), r_raw, 1.0],
-            ["POST /v1/chat/completions, stream=True (HTTP + SSE + SDK)", served, r_chat, r_chat / r_raw]]
-    return table(f"(a) {name}: chat completions streaming decode, {tokens} tokens, {threads} llama.cpp threads, "
-                 f"greedy, median of {repeats} (goal: ratio >= {GOALS['decode']})",
-                 ["path", "prompt tokens", "tokens/s", "ratio vs raw"], rows)
+    return served_against_raw(models_dir, name, _chat_decode_rate, "POST /v1/chat/completions", "chat completions",
+                              tokens=tokens, repeats=repeats)
 
 
 # -- (b) many at once ------------------------------------------------------------------

@@ -76,24 +76,33 @@ def decode_throughput(models_dir: Path, name: str = TEST_MODEL, *, tokens: int =
                       repeats: int = REPEATS) -> str:
     """Raw create_completion on the runtime's own Llama, alternating with responses streamed
     through the server, so both see the same machine load."""
+    return served_against_raw(models_dir, name, _responses_decode_rate, "POST /v1/responses", "Responses",
+                              tokens=tokens, repeats=repeats)
+
+
+def served_against_raw(models_dir: Path, name: str, served_rate, path: str, what: str, *, tokens: int,
+                       repeats: int) -> str:
+    """The decode table of one API face: ``served_rate(client, name, tokens)`` (tokens/s, output
+    tokens, prompt tokens) streamed through the server, taking turns with raw create_completion
+    on the runtime's own Llama and the same prompt tokens, so both see the same machine load."""
     with tempfile.TemporaryDirectory() as tmp, LocalAssistants(_settings(Path(tmp), models_dir)) as la:
         client = la.client
         model = la.runtime.model_pool.get(name)
         prompt_tokens = model.tokenize_prompt(model.format([{"role": "system", "content": STORY_INSTRUCTIONS},
                                                             {"role": "user", "content": PROMPT}]))
-        raw_rates, rt_rates, served_prompt = [], [], set()
+        raw_rates, served_rates, served_prompt = [], [], set()
         for _ in range(repeats):
             with model.lock:
                 raw_rates.append(_raw_decode_rate(model, prompt_tokens, tokens)[0])
-            rate, _, prompt_len = _responses_decode_rate(client, name, tokens)
-            rt_rates.append(rate)
+            rate, _, prompt_len = served_rate(client, name, tokens)
+            served_rates.append(rate)
             served_prompt.add(prompt_len)
         threads = model.n_threads
-    r_raw, r_rt = median(raw_rates), median(rt_rates)
+    r_raw, r_served = median(raw_rates), median(served_rates)
     served = "/".join(str(n) for n in sorted(served_prompt))
     rows = [["raw llama-cpp-python (create_completion, stream)", len(prompt_tokens), r_raw, 1.0],
-            ["POST /v1/responses, stream=True (HTTP + SSE + SDK)", served, r_rt, r_rt / r_raw]]
-    return table(f"(a) {name}: Responses streaming decode, {tokens} tokens, {threads} llama.cpp threads, greedy, "
+            [f"{path}, stream=True (HTTP + SSE + SDK)", served, r_served, r_served / r_raw]]
+    return table(f"(a) {name}: {what} streaming decode, {tokens} tokens, {threads} llama.cpp threads, greedy, "
                  f"median of {repeats} (goal: ratio >= {GOALS['decode']})",
                  ["path", "prompt tokens", "tokens/s", "ratio vs raw"], rows)
 

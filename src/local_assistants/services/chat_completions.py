@@ -137,15 +137,7 @@ class ChatCompletionsService:
                 raise InvalidRequestError("Invalid value for 'top_logprobs': 'logprobs' must be true when "
                                           "'top_logprobs' is given.", param="top_logprobs")
         stop = _stop(body.get("stop"))
-        stream = body.get("stream")
-        if stream is not None and not isinstance(stream, bool):
-            raise InvalidRequestError("Invalid type for 'stream': expected a boolean.", param="stream")
-        options = body.get("stream_options")
-        if options is not None and not isinstance(options, dict):
-            raise InvalidRequestError("Invalid type for 'stream_options': expected an object.", param="stream_options")
-        if options and not stream:
-            raise InvalidRequestError("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                                      param="stream_options")
+        stream, include_usage = stream_flags(body)
         store = body.get("store")
         if store is not None and not isinstance(store, bool):
             raise InvalidRequestError("Invalid type for 'store': expected a boolean.", param="store")
@@ -185,8 +177,8 @@ class ChatCompletionsService:
         if seed is not None:
             sampling["extra"]["seed"] = seed
         return ChatRequest(model=model, model_name=name, prompt=prompt, plan=plan, n=n, max_tokens=limit,
-                           sampling=sampling, logprobs=(top or 0) if logprobs else None, stream=bool(stream),
-                           include_usage=bool((options or {}).get("include_usage")), store=bool(store),
+                           sampling=sampling, logprobs=(top or 0) if logprobs else None, stream=stream,
+                           include_usage=include_usage, store=bool(store),
                            metadata=metadata, messages=messages, stop=stop)
 
     # -- decoding ---------------------------------------------------------------------------
@@ -360,6 +352,20 @@ class ChatCompletionsService:
     def messages(self, completion_id: str, *, limit: Any = None, order: Any = None, after: str | None = None) -> dict:
         query = list_query(limit, order or "asc", after, None)
         return _page(self._row(completion_id)["messages"], query)
+
+
+def stream_flags(body: dict) -> tuple[bool, bool]:
+    """``stream`` and ``stream_options.include_usage`` of a request, checked as OpenAI does."""
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise InvalidRequestError("Invalid type for 'stream': expected a boolean.", param="stream")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequestError("Invalid type for 'stream_options': expected an object.", param="stream_options")
+    if options and not stream:
+        raise InvalidRequestError("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                                  param="stream_options")
+    return bool(stream), bool((options or {}).get("include_usage"))
 
 
 def decode_together(starts: list[tuple[int, Callable[[Callable[[], bool]], Generation]]]

@@ -13,7 +13,7 @@ from ..core import validation as v
 from ..errors import InvalidRequestError
 from ..ids import Clock, new_id, now_s, system_clock
 from ..ports import ChatModel, ModelSource
-from .chat_completions import FINGERPRINT, MAX_N, _logit_bias, _stop, decode_together
+from .chat_completions import FINGERPRINT, MAX_N, _logit_bias, _stop, decode_together, stream_flags
 
 BODY_FIELDS = frozenset({
     "model", "prompt", "max_tokens", "echo", "logprobs", "stop", "n", "best_of", "stream", "stream_options",
@@ -98,15 +98,7 @@ class CompletionsService:
                  "logit_bias": _logit_bias(body.get("logit_bias"))}
         temperature = v.number(body.get("temperature"), "temperature", 0, 2)
         top_p = v.number(body.get("top_p"), "top_p", 0, 1)
-        stream = body.get("stream")
-        if stream is not None and not isinstance(stream, bool):
-            raise InvalidRequestError("Invalid type for 'stream': expected a boolean.", param="stream")
-        options = body.get("stream_options")
-        if options is not None and not isinstance(options, dict):
-            raise InvalidRequestError("Invalid type for 'stream_options': expected an object.", param="stream_options")
-        if options and not stream:
-            raise InvalidRequestError("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                                      param="stream_options")
+        stream, include_usage = stream_flags(body)
         v.text(body.get("user"), "user", 512)
         return CompletionRequest(
             model=model, model_name=name, prompts=prompts, n=n, max_tokens=max_tokens, echo=bool(echo),
@@ -115,7 +107,7 @@ class CompletionsService:
                       "top_p": 1.0 if top_p is None else top_p,
                       "extra": {k: val for k, val in extra.items()
                                 if val is not None and (k == "seed" or val != 0.0)}},
-            stream=bool(stream), include_usage=bool((options or {}).get("include_usage")))
+            stream=stream, include_usage=include_usage)
 
     def _prompts(self, model: ChatModel, value: Any, suffix: Any) -> list[list[int]]:
         if isinstance(value, str):
