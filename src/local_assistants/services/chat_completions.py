@@ -262,8 +262,8 @@ class ChatCompletionsService:
     def _end(self, req: ChatRequest, choice: _Choice, completion) -> None:
         choice.prompt_tokens = completion.prompt_tokens
         choice.completion_tokens = completion.completion_tokens
-        choice.cached_tokens = getattr(completion, "cached_tokens", 0) or 0
-        choice.logprobs = getattr(completion, "logprobs", None)
+        choice.cached_tokens = completion.cached_tokens
+        choice.logprobs = completion.logprobs
         text = completion.text
         protocol = req.plan.protocol
         if req.plan.can_call and protocol.opens_call(text):

@@ -209,12 +209,12 @@ class CompletionsService:
                    "system_fingerprint": FINGERPRINT, "choices": [], "usage": _usage(req, ends)}
 
     def _choice(self, req: CompletionRequest, index: int, completion) -> dict:
-        prompt_entries = (getattr(completion, "prompt_logprobs", None) or []) if req.echo else []
+        prompt_entries = (completion.prompt_logprobs or []) if req.echo else []
         echoed = "".join(_text(e) for e in prompt_entries) if req.echo else ""
         text = echoed + completion.text
         logprobs = None
         if req.logprobs is not None:
-            entries = [*prompt_entries, *(getattr(completion, "logprobs", None) or [])]
+            entries = [*prompt_entries, *(completion.logprobs or [])]
             tokens, token_logprobs, tops, offsets = [], [], [], []
             at = 0
             for e in entries:
@@ -238,5 +238,5 @@ def _text(entry: dict) -> str:
 
 def _usage(req: CompletionRequest, ends: dict[int, object]) -> dict:
     prompt = sum(len(p) for p in req.prompts)
-    completion = sum(getattr(e, "completion_tokens", 0) for e in ends.values())
+    completion = sum(e.completion_tokens for e in ends.values())
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}

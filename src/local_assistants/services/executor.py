@@ -157,8 +157,7 @@ class RunExecutor:
         steps = self.recorder.steps(run_id)
         prompt = sum((s.get("usage") or {}).get("prompt_tokens", 0) for s in steps)
         completion = sum((s.get("usage") or {}).get("completion_tokens", 0) for s in steps)
-        cached = sum(((s.get("usage") or {}).get("prompt_tokens_details") or {}).get("cached_tokens", 0)
-                     for s in steps)
+        cached = sum(_cached(s.get("usage") or {}) for s in steps)
         return _usage(prompt, completion, cached)
 
     def _finish(self, run: dict, status: str, **fields: Any) -> dict:
@@ -300,7 +299,7 @@ class RunExecutor:
             rec.message_delta(message, {"index": text_index, "type": "text",
                                         "text": {"value": text[len(done.text):]}})
         message["content"] = [*leading, {"type": "text", "text": {"value": text, "annotations": annotations}}]
-        if turn.logprobs is not None and getattr(done, "logprobs", None) is not None:
+        if turn.logprobs is not None and done.logprobs is not None:
             message["content"][-1]["logprobs"] = done.logprobs
 
         if (done.finish_reason == "cancelled" and not call_to_make) or self.cancel_requested(run["id"]):
@@ -470,7 +469,7 @@ def _add_usage(a: dict, b: dict | None) -> dict:
 
 
 def _completion_usage(done) -> dict:
-    return _usage(done.prompt_tokens, done.completion_tokens, getattr(done, "cached_tokens", 0) or 0)
+    return _usage(done.prompt_tokens, done.completion_tokens, done.cached_tokens)
 
 
 def _usage(prompt: int, completion: int, cached: int = 0) -> dict:

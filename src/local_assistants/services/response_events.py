@@ -66,10 +66,8 @@ class ResponseEvents:
     # -- the stream ---------------------------------------------------------------
     def emit(self, response_id: str, event: str, payload: dict) -> dict:
         """Store and publish one ``response.*`` event (its number is the next one)."""
+        state = self._state(response_id)
         with self._lock:
-            state = self._states.get(response_id)
-            if state is None:
-                state = self._states[response_id] = _State(seq=self.store.last_event_seq(response_id) + 1)
             seq = state.seq
             state.seq += 1
         data = {"type": event, "sequence_number": seq, **payload}
@@ -100,6 +98,8 @@ class ResponseEvents:
                 log.exception("response %s: event %s could not be told", run_id, event)
 
     def _state(self, response_id: str) -> _State:
+        """What has been told of a response so far (its next number read from the store the
+        first time: a server that restarted goes on after the stored events)."""
         with self._lock:
             state = self._states.get(response_id)
             if state is None:
