@@ -14,7 +14,6 @@ from typing import Any
 from ..core import validation as v
 from ..errors import InvalidRequestError, NotFoundError
 from ..ids import new_id
-from ..ports import ListQuery
 from . import response_items as ri
 from .base import ResourceService, list_query
 from .messages import MessagesService, item_key
@@ -180,4 +179,4 @@ def view(thread: dict) -> dict:
             "metadata": thread.get("metadata") or {}}
 
 
-__all__ = ["ConversationsService", "ListQuery", "view"]
+__all__ = ["ConversationsService", "view"]

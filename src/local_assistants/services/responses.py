@@ -33,7 +33,7 @@ from ..ports import ThreadStore
 from ..tools.mcp import NAME_PREFIX as MCP_NAME_PREFIX
 from . import response_items as ri
 from .base import ResourceService, deleted, list_query
-from .messages import MessagesService, index_item
+from .messages import MessagesService
 from .recorder import RunRecorder
 from .runs import RunsService
 
@@ -927,4 +927,4 @@ def parse_inline(parse: Callable[[Path, str], str]) -> Callable[[bytes, str], st
     return parse_bytes
 
 
-__all__ = ["ResponsesService", "TERMINAL", "is_response", "parse_inline", "run_container", "index_item"]
+__all__ = ["ResponsesService", "TERMINAL", "is_response", "parse_inline", "run_container"]
